@@ -27,8 +27,6 @@ function(haremq_test)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
-  target_compile_definitions(${ARG_NAME} PRIVATE
-                             HAREMQ_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data")
   haremq_apply_warnings(${ARG_NAME})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)

@@ -125,6 +125,8 @@ class field_table {
     using iterator_category = std::input_iterator_tag;
     using value_type = field_entry;
     using difference_type = std::ptrdiff_t;
+    using reference = const value_type&;
+    using pointer = const value_type*;
 
     iterator() = default;
     iterator(bytes_view rest) noexcept : _rest(rest) { advance(); }
@@ -133,6 +135,11 @@ class field_table {
     iterator& operator++() noexcept {
       advance();
       return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator before = *this;
+      advance();
+      return before;
     }
     bool operator==(const iterator& o) const noexcept { return _done == o._done && (_done || _at == o._at); }
 
@@ -172,6 +179,8 @@ class field_array {
     using iterator_category = std::input_iterator_tag;
     using value_type = field_value;
     using difference_type = std::ptrdiff_t;
+    using reference = const value_type&;
+    using pointer = const value_type*;
 
     iterator() = default;
     iterator(bytes_view rest) noexcept : _rest(rest) { advance(); }
@@ -180,6 +189,11 @@ class field_array {
     iterator& operator++() noexcept {
       advance();
       return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator before = *this;
+      advance();
+      return before;
     }
     bool operator==(const iterator& o) const noexcept { return _done == o._done && (_done || _at == o._at); }
 

@@ -11,7 +11,8 @@
 // One struct per AMQP 0-9-1 method (spec §1.3-1.10 and RabbitMQ's extensions), fields in
 // wire order, reserved fields kept so that a decoded frame re-encodes to the same bytes.
 // Strings and tables are views into the decoded payload: a method lives no longer than the
-// buffer it was decoded from. `fields()` lists the wire fields for the generic codec.
+// buffer it was decoded from. `fields()` lists the wire fields for the generic codec and
+// `field_names` their names ("a, b, c"), for logs and tests.
 namespace haremq::amqp {
 
 // A longstr field (32-bit length); a plain std::string_view field is a shortstr.
@@ -25,6 +26,7 @@ struct long_string {
   static constexpr std::string_view name = NAME;               \
   static constexpr bool has_content = CONTENT
 #define HAREMQ_AMQP_FIELDS(...)                                 \
+  static constexpr std::string_view field_names = #__VA_ARGS__; \
   auto fields() noexcept { return std::tie(__VA_ARGS__); }      \
   auto fields() const noexcept { return std::tie(__VA_ARGS__); }
 
@@ -32,6 +34,7 @@ struct long_string {
 template <std::uint16_t Class, std::uint16_t Method, fixed_name Name>
 struct no_arguments {
   HAREMQ_AMQP_METHOD(Class, Method, std::string_view(Name.text), false);
+  static constexpr std::string_view field_names = "";
   auto fields() const noexcept { return std::tuple<>{}; }
   friend bool operator==(const no_arguments&, const no_arguments&) = default;
 };
