@@ -23,6 +23,13 @@ for target in build/fuzz/tests/fuzz/*_fuzz; do
   # Seed every target with the wire captures so it starts from real traffic.
   cp -n tests/data/*.bin "$corpus_root/$name/" 2>/dev/null || true
   echo "fuzz: $name for ${seconds}s"
-  "$target" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 "$corpus_root/$name" 2>&1 | tail -n 12
+  mkdir -p build/fuzz/artifacts
+  "$target" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix=build/fuzz/artifacts/ "$corpus_root/$name" > "build/fuzz/$name.log" 2>&1 || {
+    tail -n 40 "build/fuzz/$name.log"
+    echo "fuzz: $name found a crash (artifact in build/fuzz/artifacts/)" >&2
+    exit 1
+  }
+  tail -n 6 "build/fuzz/$name.log"
 done
 echo "fuzz: all targets ran ${seconds}s without a crash"

@@ -187,7 +187,7 @@ field_array field_value::as_array() const noexcept {
 field_value field_value::read(byte_reader& in) noexcept {
   const auto type = static_cast<field_type>(in.u8());
   switch (type) {
-    case field_type::boolean: return boolean(in.u8() != 0);
+    case field_type::boolean: return scalar(field_type::boolean, in.u8());  // raw octet: re-encodes exactly
     case field_type::i8: return i8(static_cast<std::int8_t>(in.u8()));
     case field_type::u8: return u8(in.u8());
     case field_type::i16: return i16(static_cast<std::int16_t>(in.u16()));
@@ -247,6 +247,7 @@ bool operator==(const field_value& a, const field_value& b) noexcept {
     case field_type::f32: return std::bit_cast<std::uint32_t>(a._f32) == std::bit_cast<std::uint32_t>(b._f32);
     case field_type::f64: return std::bit_cast<std::uint64_t>(a._f64) == std::bit_cast<std::uint64_t>(b._f64);
     case field_type::decimal: return a._decimal == b._decimal;
+    case field_type::boolean: return a.as_bool() == b.as_bool();
     case field_type::long_string:
     case field_type::byte_array:
     case field_type::table:
