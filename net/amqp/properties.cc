@@ -32,23 +32,38 @@ void for_each_property(Properties& p, F&& f) {
 
 }  // namespace
 
+result<basic_properties> decode_properties(bytes_view flags_and_list) noexcept {
+  byte_reader in{flags_and_list};
+  basic_properties p;
+  p.flags = in.u16();
+  if (!in.ok()) return in.error();
+  if ((p.flags & ~defined_flags) != 0) return errc::bad_property_flags;
+  for_each_property(p, [&](property flag, auto& field) {
+    if (p.has(flag)) detail::read_field(in, field);
+  });
+  if (!in.ok()) return in.error();
+  if (in.remaining() != 0) return errc::trailing_bytes;
+  return p;
+}
+
 result<content_header> decode_content_header(bytes_view payload) noexcept {
   byte_reader in{payload};
   content_header h;
   h.class_id = in.u16();
   h.weight = in.u16();
   h.body_size = in.u64();
-  h.properties.flags = in.u16();
   if (!in.ok()) return in.error();
-  if ((h.properties.flags & ~defined_flags) != 0) return errc::bad_property_flags;
-
-  for_each_property(h.properties, [&](property p, auto& field) {
-    if (!h.properties.has(p)) return;
-    detail::read_field(in, field);
-  });
-  if (!in.ok()) return in.error();
-  if (in.remaining() != 0) return errc::trailing_bytes;
+  auto p = decode_properties(payload.subspan(in.position()));
+  if (!p) return p.error();
+  h.properties = *p;
   return h;
+}
+
+void write_properties(byte_writer& out, const basic_properties& properties) noexcept {
+  out.u16(properties.flags);
+  for_each_property(properties, [&](property p, const auto& field) {
+    if (properties.has(p)) detail::write_field(out, field);
+  });
 }
 
 void write_content_header_frame(byte_writer& out, std::uint16_t channel, const content_header& header) noexcept {
@@ -56,10 +71,7 @@ void write_content_header_frame(byte_writer& out, std::uint16_t channel, const c
   out.u16(header.class_id);
   out.u16(header.weight);
   out.u64(header.body_size);
-  out.u16(header.properties.flags);
-  for_each_property(header.properties, [&](property p, const auto& field) {
-    if (header.properties.has(p)) detail::write_field(out, field);
-  });
+  write_properties(out, header.properties);
   f.end();
 }
 

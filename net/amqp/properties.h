@@ -62,6 +62,10 @@ struct content_header {
 
 // Decodes a content-header frame's payload; views `payload`.
 result<content_header> decode_content_header(bytes_view payload) noexcept;
+// Decodes the property flags and list alone (a header's payload after its first 12 bytes).
+result<basic_properties> decode_properties(bytes_view flags_and_list) noexcept;
+// Writes the property flags and list alone.
+void write_properties(byte_writer& out, const basic_properties& properties) noexcept;
 
 // Writes one complete content-header frame.
 void write_content_header_frame(byte_writer& out, std::uint16_t channel, const content_header& header) noexcept;

@@ -1,0 +1,123 @@
+// haremq: the server. Parses its configuration, opens one listening socket per worker
+// (SO_REUSEPORT: the kernel spreads connections), starts the workers, and stops them on
+// SIGTERM or SIGINT after every connection was closed with 320 CONNECTION_FORCED.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "app/config.h"
+#include "app/worker.h"
+
+namespace {
+
+using haremq::app::config;
+
+// A listening socket on bind:port; `port` 0 takes any free port (the first socket's, for the others).
+int open_listener(const config& c, std::uint16_t port, std::string& error) {
+  sockaddr_storage addr{};
+  socklen_t length = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, c.bind.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    length = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, c.bind.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    length = sizeof(sockaddr_in6);
+  } else {
+    error = "not an IP address: " + c.bind;
+    return -1;
+  }
+  const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0 || ::listen(fd, 4096) != 0) {
+    error = std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::uint16_t bound_port(int fd) {
+  sockaddr_storage addr{};
+  socklen_t length = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  config c;
+  if (auto exit_code = haremq::app::parse_command_line(argc, argv, c)) return *exit_code;
+  spdlog::set_level(spdlog::level::from_str(c.log_level));
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
+
+  // Signals are taken by the main thread with sigwait; every worker thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  haremq::app::broker_state broker(c, c.workers);
+  std::vector<std::unique_ptr<haremq::app::worker>> workers;
+  haremq::io::backend backend = c.io;
+  std::uint16_t port = c.port;
+  for (unsigned i = 0; i < c.workers; ++i) {
+    std::string error;
+    const int fd = open_listener(c, port, error);
+    if (fd < 0) {
+      spdlog::error("cannot listen on {}:{}: {}", c.bind, port, error);
+      return 1;
+    }
+    port = bound_port(fd);
+
+    const haremq::engine::worker_id id{static_cast<std::uint16_t>(i)};
+    auto w = haremq::app::worker::create(id, broker, backend);
+    if (!w && backend == haremq::io::backend::io_uring) {
+      spdlog::warn("io_uring unavailable ({}): falling back to epoll", w.error().message());
+      backend = haremq::io::backend::epoll;
+      w = haremq::app::worker::create(id, broker, backend);
+    }
+    if (!w) {
+      spdlog::error("cannot set up the {} reactor: {}", haremq::io::name_of(backend), w.error().message());
+      return 1;
+    }
+    (*w)->reactor().listen(fd);
+    workers.push_back(std::move(*w));
+  }
+  spdlog::info("haremq {} listening on {}:{}, {} worker{}, io {}", c.session.version, c.bind, port, c.workers,
+               c.workers == 1 ? "" : "s", haremq::io::name_of(backend));
+
+  std::vector<std::thread> threads;
+  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("{} received: closing connections and stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  broker.shutting_down.store(true);
+  for (auto& w : workers) w->reactor().wake();
+  for (auto& t : threads) t.join();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,188 @@
+#include "app/worker.h"
+
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+
+#include "net/amqp/method_codec.h"
+
+namespace haremq::app {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto tick_interval = 100ms;
+constexpr auto shutdown_grace = 3s;
+
+std::uint64_t pack(io::conn_id id) noexcept { return (std::uint64_t{id.generation} << 32) | id.slot; }
+
+bool is_loopback(const sockaddr_storage& peer) noexcept {
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return peer.ss_family == AF_UNIX;
+}
+
+void release_message(void* owner) noexcept { static_cast<engine::message*>(owner)->release(); }
+
+}  // namespace
+
+// A connection's way out, over the worker's reactor.
+class worker::socket_transport final : public session::transport {
+ public:
+  socket_transport(io::reactor& r, io::conn_id id) : _reactor(r), _id(id) {}
+  std::span<std::byte> reserve(std::size_t n) override { return _reactor.reserve(_id, n); }
+  void commit(std::size_t used) override { _reactor.commit(_id, used); }
+  void send_body(const engine::message_ref& msg, amqp::bytes_view part) override {
+    msg->retain();
+    _reactor.send_external(_id, part, io::keepalive{msg.get(), &release_message});
+  }
+  std::size_t pending_output() const noexcept override { return _reactor.pending_output(_id); }
+  void pause_reading(bool paused) override { _reactor.pause_reading(_id, paused); }
+  void close() override { _reactor.close(_id); }
+  void abort() override { _reactor.abort(_id); }
+
+ private:
+  io::reactor& _reactor;
+  io::conn_id _id;
+};
+
+worker::worker(engine::worker_id id, broker_state& broker)
+    : _id(id), _broker(broker), _replica(broker.topology), _shard(id, broker.topology, *this) {
+  _now = std::chrono::steady_clock::now();
+  _next_tick = _now + tick_interval;
+}
+
+result<std::unique_ptr<worker>> worker::create(engine::worker_id id, broker_state& broker, io::backend backend) {
+  std::unique_ptr<worker> w(new worker(id, broker));
+  auto reactor = io::reactor::create(backend, *w);
+  if (!reactor) return reactor.error();
+  w->_reactor = std::move(*reactor);
+  io::reactor* r = w->_reactor.get();
+  broker.mailboxes[id.value]->set_wake([r] { r->wake(); });
+  return w;
+}
+
+worker::~worker() = default;
+
+void worker::run() { _reactor->run(); }
+
+worker::client* worker::find(io::conn_id id) noexcept {
+  const auto local = _by_conn.find(pack(id));
+  if (local == _by_conn.end()) return nullptr;
+  const auto it = _clients.find(local->second);
+  return it == _clients.end() ? nullptr : &it->second;
+}
+
+void worker::on_accept(io::conn_id id, const sockaddr_storage& peer) {
+  _now = std::chrono::steady_clock::now();
+  if (_broker.shutting_down.load(std::memory_order_relaxed)) {
+    _reactor->abort(id);
+    return;
+  }
+  const std::uint64_t local = _next_local++;
+  client c;
+  c.id = id;
+  c.transport = std::make_unique<socket_transport>(*_reactor, id);
+  c.session = std::make_unique<session::connection>(*this, *c.transport, engine::connection_key{_id, local},
+                                                    is_loopback(peer));
+  _by_conn.emplace(pack(id), local);
+  _clients.emplace(local, std::move(c));
+}
+
+std::size_t worker::on_data(io::conn_id id, std::span<const std::byte> data) {
+  client* c = find(id);
+  if (c == nullptr) return data.size();
+  _now = std::chrono::steady_clock::now();
+  return c->session->on_data(data);
+}
+
+void worker::on_closed(io::conn_id id, std::error_code) {
+  const auto local = _by_conn.find(pack(id));
+  if (local == _by_conn.end()) return;
+  const auto it = _clients.find(local->second);
+  _by_conn.erase(local);
+  if (it == _clients.end()) return;
+  it->second.session->on_closed();
+  _closed.push_back(std::move(it->second));
+  _clients.erase(it);
+}
+
+void worker::post(engine::worker_id to, engine::command&& c) {
+  if (to == _id) {
+    _local.push_back(std::move(c));
+  } else {
+    _broker.mailboxes[to.value]->post(std::move(c));
+  }
+}
+
+void worker::handle(engine::command&& c) {
+  std::visit(
+      [&](auto&& cmd) {
+        using C = std::decay_t<decltype(cmd)>;
+        if constexpr (std::is_same_v<C, engine::deliver_cmd> || std::is_same_v<C, engine::consumer_cancelled_cmd>) {
+          const auto it = _clients.find(cmd.consumer.connection.local);
+          if (it != _clients.end()) {
+            it->second.session->on_command(std::move(cmd));
+          } else if constexpr (std::is_same_v<C, engine::deliver_cmd>) {
+            // The consumer's connection is gone: the delivery goes back to its queue.
+            if (cmd.dseq != 0) post(cmd.owner, engine::settle_cmd{cmd.queue, engine::settle_action::requeue, {cmd.dseq}});
+          }
+        } else if constexpr (std::is_same_v<C, engine::channel_reply_cmd>) {
+          const auto it = _clients.find(cmd.to.connection.local);
+          if (it != _clients.end()) {
+            it->second.session->on_command(std::move(cmd));
+          } else if (auto* got = std::get_if<engine::get_result>(&cmd.payload); got && got->msg && got->dseq != 0) {
+            post(got->owner, engine::settle_cmd{got->queue, engine::settle_action::requeue, {got->dseq}});
+          }
+        } else {
+          _shard.handle(std::move(cmd));
+        }
+      },
+      std::move(c));
+}
+
+void worker::drain_local() {
+  // Handling a command may post more for this worker; bounded so one turn cannot spin.
+  std::vector<engine::command> batch;
+  for (int round = 0; round < 64 && !_local.empty(); ++round) {
+    batch.swap(_local);
+    for (auto& c : batch) handle(std::move(c));
+    batch.clear();
+  }
+  if (!_local.empty()) _reactor->wake();
+}
+
+void worker::on_turn() {
+  _now = std::chrono::steady_clock::now();
+  drain_local();
+  constexpr std::size_t most_per_turn = 4096;  // then sockets get their turn
+  const std::size_t drained =
+      _broker.mailboxes[_id.value]->drain([this](engine::command&& c) { handle(std::move(c)); }, most_per_turn);
+  if (drained == most_per_turn) _reactor->wake();
+  drain_local();
+
+  if (_now >= _next_tick) {
+    _next_tick = _now + tick_interval;
+    for (auto& [_, c] : _clients) c.session->on_tick();
+    drain_local();
+  }
+  if (_broker.shutting_down.load(std::memory_order_relaxed)) {
+    if (!_shutdown_started) begin_shutdown();
+    if (_clients.empty() || _now >= _shutdown_deadline) _reactor->stop();
+  }
+  _closed.clear();
+}
+
+void worker::begin_shutdown() {
+  _shutdown_started = true;
+  _shutdown_deadline = _now + shutdown_grace;
+  for (auto& [_, c] : _clients) c.session->shutdown();
+  drain_local();
+}
+
+}  // namespace haremq::app

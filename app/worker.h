@@ -1,0 +1,95 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "app/config.h"
+#include "engine/mailbox.h"
+#include "engine/outbox.h"
+#include "engine/session/connection.h"
+#include "engine/shard.h"
+#include "engine/topology.h"
+#include "net/io/reactor.h"
+
+// One worker thread: its reactor, its shard of queues, the connections it accepted, and its
+// mailbox. Commands for its own queues and connections never leave the thread; the others
+// go to their worker's mailbox.
+namespace haremq::app {
+
+// What all workers share: the topology (changed under its own mutex) and every mailbox.
+struct broker_state {
+  explicit broker_state(const config& c, unsigned workers) : settings(c), mailboxes(workers) {
+    for (auto& m : mailboxes) m = std::make_unique<engine::mailbox>();
+  }
+  const config& settings;
+  engine::topology_store topology;
+  std::vector<std::unique_ptr<engine::mailbox>> mailboxes;
+  std::atomic<bool> shutting_down{false};
+};
+
+class worker final : public io::reactor_handler, public session::host, public engine::outbox {
+ public:
+  // Fails when the reactor of that backend cannot be set up (the caller may try epoll).
+  static result<std::unique_ptr<worker>> create(engine::worker_id id, broker_state& broker, io::backend backend);
+  ~worker() override;
+
+  io::reactor& reactor() noexcept { return *_reactor; }
+  // Runs the loop on the calling thread until the broker shuts down and the connections are closed.
+  void run();
+
+  // io::reactor_handler
+  void on_accept(io::conn_id id, const sockaddr_storage& peer) override;
+  std::size_t on_data(io::conn_id id, std::span<const std::byte> data) override;
+  void on_closed(io::conn_id id, std::error_code reason) override;
+  void on_turn() override;
+
+  // session::host
+  engine::worker_id self() const noexcept override { return _id; }
+  engine::topology_store& topology() noexcept override { return _broker.topology; }
+  engine::topology_replica& replica() noexcept override {
+    _replica.refresh();
+    return _replica;
+  }
+  engine::shard& shard() noexcept override { return _shard; }
+  engine::outbox& outbox() noexcept override { return *this; }
+  const session::session_config& config() const noexcept override { return _broker.settings.session; }
+  std::chrono::steady_clock::time_point now() const noexcept override { return _now; }
+
+  // engine::outbox
+  void post(engine::worker_id to, engine::command&& c) override;
+
+ private:
+  worker(engine::worker_id id, broker_state& broker);
+  class socket_transport;
+  struct client {
+    io::conn_id id;
+    std::unique_ptr<socket_transport> transport;
+    std::unique_ptr<session::connection> session;
+  };
+
+  void handle(engine::command&& c);
+  void drain_local();
+  void begin_shutdown();
+  client* find(io::conn_id id) noexcept;
+
+  engine::worker_id _id;
+  broker_state& _broker;
+  std::unique_ptr<io::reactor> _reactor;
+  engine::topology_replica _replica;
+  engine::shard _shard;
+  std::vector<engine::command> _local;
+  std::unordered_map<std::uint64_t, client> _clients;  // by connection_key.local
+  std::unordered_map<std::uint64_t, std::uint64_t> _by_conn;  // packed conn_id -> local
+  std::vector<client> _closed;  // destroyed at the end of the turn, never inside a callback
+  std::uint64_t _next_local = 1;
+  std::chrono::steady_clock::time_point _now;
+  std::chrono::steady_clock::time_point _next_tick;
+  bool _shutdown_started = false;
+  std::chrono::steady_clock::time_point _shutdown_deadline;
+};
+
+}  // namespace haremq::app

@@ -1,0 +1,96 @@
+#include "engine/arguments.h"
+
+#include <array>
+#include <string>
+
+namespace haremq::engine {
+namespace {
+
+constexpr std::array<std::string_view, 18> queue_keys{
+    "x-expires",          "x-message-ttl",           "x-dead-letter-exchange", "x-dead-letter-routing-key",
+    "x-max-length",       "x-max-length-bytes",      "x-max-in-memory-length", "x-max-in-memory-bytes",
+    "x-max-priority",     "x-overflow",              "x-queue-mode",           "x-queue-type",
+    "x-queue-master-locator", "x-single-active-consumer", "x-delivery-limit", "x-queue-leader-locator",
+    "x-max-age",          "x-stream-max-segment-size-bytes"};
+constexpr std::array<std::string_view, 1> exchange_keys{"alternate-exchange"};
+
+std::string value_text(const amqp::field_value& v) {
+  using amqp::field_type;
+  switch (v.type()) {
+    case field_type::boolean: return v.as_bool() ? "true" : "false";
+    case field_type::long_string:
+    case field_type::byte_array: return std::string(v.as_string());
+    case field_type::f32: return std::to_string(v.as_f32());
+    case field_type::f64: return std::to_string(v.as_f64());
+    case field_type::void_value: return "undefined";
+    default:
+      if (v.is_integer() || v.type() == field_type::timestamp) return std::to_string(v.as_int());
+      return "...";
+  }
+}
+
+std::string described(const std::optional<amqp::field_value>& v) {
+  if (!v) return "none";
+  return "the value '" + value_text(*v) + "' of type '" + std::string(rabbit_type_name(v->type())) + "'";
+}
+
+}  // namespace
+
+std::span<const std::string_view> queue_equivalence_keys() noexcept { return queue_keys; }
+std::span<const std::string_view> exchange_equivalence_keys() noexcept { return exchange_keys; }
+
+std::string_view rabbit_type_name(amqp::field_type t) noexcept {
+  using amqp::field_type;
+  switch (t) {
+    case field_type::boolean: return "bool";
+    case field_type::i8: return "byte";
+    case field_type::u8: return "unsignedbyte";
+    case field_type::i16: return "short";
+    case field_type::u16: return "unsignedshort";
+    case field_type::i32: return "signedint";
+    case field_type::u32: return "unsignedint";
+    case field_type::i64: return "long";
+    case field_type::f32: return "float";
+    case field_type::f64: return "double";
+    case field_type::decimal: return "decimal";
+    case field_type::long_string: return "longstr";
+    case field_type::byte_array: return "binary";
+    case field_type::array: return "array";
+    case field_type::timestamp: return "timestamp";
+    case field_type::table: return "table";
+    case field_type::void_value: return "void";
+  }
+  return "unknown";
+}
+
+std::optional<reply_error> compare_arguments(std::string_view what, std::string_view name, std::string_view vhost,
+                                             std::span<const std::string_view> keys, const amqp::field_table& current,
+                                             const amqp::field_table& received) {
+  for (const std::string_view key : keys) {
+    const auto was = current.find(key);
+    const auto now = received.find(key);
+    if (!was && !now) continue;
+    std::string received_text, current_text;
+    if (was && now) {
+      const bool comparable = was->type() == now->type() || (was->is_integer() && now->is_integer());
+      if (comparable && (was->is_integer() ? was->as_int() == now->as_int() : *was == *now)) continue;
+      if (comparable) {
+        received_text = "'" + value_text(*now) + "'";
+        current_text = "'" + value_text(*was) + "'";
+      } else {
+        received_text = described(now);
+        current_text = described(was);
+      }
+    } else {
+      received_text = described(now);
+      current_text = described(was);
+    }
+    return reply_error{amqp::reply_code::precondition_failed,
+                       "PRECONDITION_FAILED - inequivalent arg '" + std::string(key) + "' for " + std::string(what) +
+                           " '" + std::string(name) + "' in vhost '" + std::string(vhost) + "': received " +
+                           received_text + " but current is " + current_text};
+  }
+  return std::nullopt;
+}
+
+}  // namespace haremq::engine

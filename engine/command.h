@@ -1,0 +1,126 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/ids.h"
+#include "engine/message.h"
+#include "net/amqp/constants.h"
+
+// The commands workers send each other through their mailboxes. A queue lives on one
+// worker (its owner), a connection and its channels on one worker; everything that crosses
+// from one to the other is one of these. Commands from one sender arrive in the order sent.
+namespace haremq::engine {
+
+// A channel that waits for an answer: where the answer goes.
+struct reply_to {
+  connection_key connection;
+  std::uint16_t channel = 0;
+};
+
+// publisher's worker -> queue owner: a routed message.
+struct enqueue_cmd {
+  queue_id queue;
+  message_ref msg;
+};
+
+// queue owner -> consumer's worker: one delivery. `dseq` numbers the queue's deliveries.
+struct deliver_cmd {
+  consumer_address consumer;
+  queue_id queue;
+  worker_id owner;  // the queue's worker, where a settlement goes
+  std::uint64_t dseq = 0;
+  message_ref msg;
+  bool redelivered = false;
+};
+
+enum class settle_action : std::uint8_t {
+  ack,             // done with it
+  requeue,         // back to the queue, redelivered=true
+  drop,            // rejected without requeue (dead-lettering arrives with queue arguments)
+};
+
+// consumer's worker -> queue owner: acks, nacks and rejects of deliveries of one queue.
+struct settle_cmd {
+  queue_id queue;
+  settle_action action = settle_action::ack;
+  std::vector<std::uint64_t> dseqs;
+};
+
+struct consume_cmd {
+  queue_id queue;
+  consumer_address consumer;
+  std::string tag;
+  std::uint16_t prefetch = 0;  // 0: unlimited
+  bool no_ack = false;
+  bool exclusive = false;
+  reply_to reply;
+};
+
+struct cancel_cmd {
+  queue_id queue;
+  consumer_address consumer;
+};
+
+// A channel (or a whole connection, channel 0) is gone: its consumers stop and its
+// unacked deliveries go back to the queue.
+struct channel_gone_cmd {
+  queue_id queue;
+  connection_key connection;
+  std::uint16_t channel = 0;  // 0: every channel of the connection
+};
+
+struct get_cmd {
+  queue_id queue;
+  reply_to reply;
+  bool no_ack = false;
+};
+
+enum class queue_op : std::uint8_t { declare_check, purge, remove };
+
+struct queue_op_cmd {
+  queue_id queue;
+  queue_op op = queue_op::declare_check;
+  bool if_unused = false;
+  bool if_empty = false;
+  reply_to reply;
+};
+
+// Answers to a waiting channel.
+struct queue_counts {
+  std::uint32_t messages = 0;
+  std::uint32_t consumers = 0;
+};
+struct reply_error {
+  amqp::reply_code code = amqp::reply_code::reply_success;
+  std::string text;
+};
+struct get_result {
+  message_ref msg;  // empty: get-empty
+  std::uint64_t dseq = 0;
+  bool redelivered = false;
+  std::uint32_t remaining = 0;
+  queue_id queue;
+  worker_id owner;
+};
+struct consume_ok {
+  consumer_address consumer;
+};
+using reply_payload = std::variant<queue_counts, reply_error, get_result, consume_ok>;
+
+struct channel_reply_cmd {
+  reply_to to;
+  reply_payload payload;
+};
+
+// queue owner -> consumer's worker: the queue went away under the consumer.
+struct consumer_cancelled_cmd {
+  consumer_address consumer;
+};
+
+using command = std::variant<enqueue_cmd, deliver_cmd, settle_cmd, consume_cmd, cancel_cmd, channel_gone_cmd,
+                             get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd>;
+
+}  // namespace haremq::engine

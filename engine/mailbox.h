@@ -1,0 +1,56 @@
+#pragma once
+
+#include <concurrentqueue/concurrentqueue.h>
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+
+#include "engine/command.h"
+
+// A worker's inbound ring: any thread posts, the owning worker drains. moodycamel's queue
+// keeps each producer's items in order (one sub-queue per producing thread), which is the
+// order guarantee commands rely on. A post wakes the worker only when it may be asleep:
+// the first post after a drain pays the wake-up (an eventfd write), the rest ride along.
+namespace haremq::engine {
+
+class mailbox {
+ public:
+  // `wake` is called from the posting thread; it must be thread-safe (reactor::wake).
+  void set_wake(std::function<void()> wake) { _wake = std::move(wake); }
+
+  // Thread-safe; allocates only when the ring grows a block.
+  void post(command&& c) {
+    _queue.enqueue(std::move(c));
+    _size.fetch_add(1, std::memory_order_relaxed);
+    if (!_wake_pending.exchange(true, std::memory_order_acq_rel) && _wake) _wake();
+  }
+
+  // Owner only: handles up to `max` commands; returns how many.
+  template <class F>
+  std::size_t drain(F&& handle, std::size_t max = 4096) {
+    _wake_pending.store(false, std::memory_order_release);
+    command batch[64];
+    std::size_t done = 0;
+    while (done < max) {
+      const std::size_t n = _queue.try_dequeue_bulk(batch, std::min<std::size_t>(64, max - done));
+      if (n == 0) break;
+      _size.fetch_sub(n, std::memory_order_relaxed);
+      for (std::size_t i = 0; i < n; ++i) handle(std::move(batch[i]));
+      for (std::size_t i = 0; i < n; ++i) batch[i] = command{};  // release what was moved from
+      done += n;
+    }
+    return done;
+  }
+
+  // Commands waiting (approximate): the back-pressure signal for publishers.
+  std::size_t size_approx() const noexcept { return _size.load(std::memory_order_relaxed); }
+
+ private:
+  moodycamel::ConcurrentQueue<command> _queue;
+  std::atomic<std::size_t> _size{0};
+  std::atomic<bool> _wake_pending{false};
+  std::function<void()> _wake;
+};
+
+}  // namespace haremq::engine

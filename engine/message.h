@@ -1,0 +1,104 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "net/amqp/byte_reader.h"
+#include "net/amqp/properties.h"
+
+// A published message: one reference-counted allocation (mimalloc) holding the exchange and
+// routing key it was published with, its content-header properties as they came on the wire
+// (flags and property list: re-sent verbatim on delivery, never re-encoded) and its body.
+// The body is copied into it once, frame by frame, straight from the receive buffer.
+// Shared by every queue it is routed to, on any worker: the count is atomic, the rest is
+// immutable once the last body byte is in.
+namespace haremq::engine {
+
+class message {
+ public:
+  // Allocates a message whose body (body_size bytes) is to be filled with append_body().
+  // Returns nullptr when memory is exhausted.
+  static message* create(std::string_view exchange, std::string_view routing_key, amqp::bytes_view properties,
+                         std::uint64_t body_size) noexcept;
+
+  // Copies the next body frame in; returns false if it would overflow the announced size.
+  bool append_body(amqp::bytes_view part) noexcept;
+  bool complete() const noexcept { return _body_filled == _body_size; }
+
+  std::string_view exchange() const noexcept { return {chars(), _exchange_size}; }
+  std::string_view routing_key() const noexcept { return {chars() + _exchange_size, _routing_key_size}; }
+  // The content header's property flags and list, ready to follow class/weight/body-size.
+  amqp::bytes_view properties() const noexcept {
+    return {bytes() + _exchange_size + _routing_key_size, _properties_size};
+  }
+  amqp::bytes_view body() const noexcept { return {body_start(), static_cast<std::size_t>(_body_filled)}; }
+  std::uint64_t body_size() const noexcept { return _body_size; }
+  // Decodes the stored properties (views into this message).
+  amqp::basic_properties decode_properties() const noexcept;
+  bool persistent() const noexcept { return _persistent; }
+  std::size_t memory_size() const noexcept { return sizeof(message) + _data_size; }
+
+  void retain() noexcept { _refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+
+ private:
+  message() = default;
+  void destroy() noexcept;
+  const std::byte* bytes() const noexcept { return reinterpret_cast<const std::byte*>(this + 1); }
+  std::byte* bytes() noexcept { return reinterpret_cast<std::byte*>(this + 1); }
+  const char* chars() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+  const std::byte* body_start() const noexcept { return bytes() + _exchange_size + _routing_key_size + _properties_size; }
+
+  std::atomic<std::uint32_t> _refs{1};
+  std::uint8_t _exchange_size = 0;
+  std::uint8_t _routing_key_size = 0;
+  bool _persistent = false;
+  std::uint32_t _properties_size = 0;
+  std::uint64_t _body_size = 0;
+  std::uint64_t _body_filled = 0;
+  std::size_t _data_size = 0;
+};
+
+// An owning handle on a message: moves freely between threads; copies are explicit.
+class message_ref {
+ public:
+  message_ref() = default;
+  explicit message_ref(message* adopt) noexcept : _m(adopt) {}  // takes over one reference
+  message_ref(message_ref&& o) noexcept : _m(std::exchange(o._m, nullptr)) {}
+  message_ref& operator=(message_ref&& o) noexcept {
+    if (this != &o) {
+      reset();
+      _m = std::exchange(o._m, nullptr);
+    }
+    return *this;
+  }
+  message_ref(const message_ref&) = delete;
+  message_ref& operator=(const message_ref&) = delete;
+  ~message_ref() { reset(); }
+
+  message_ref share() const noexcept {
+    if (_m != nullptr) _m->retain();
+    return message_ref{_m};
+  }
+  void reset() noexcept {
+    if (_m != nullptr) std::exchange(_m, nullptr)->release();
+  }
+  // Gives up ownership without releasing (the caller carries the reference on).
+  message* detach() noexcept { return std::exchange(_m, nullptr); }
+
+  message* get() const noexcept { return _m; }
+  message* operator->() const noexcept { return _m; }
+  message& operator*() const noexcept { return *_m; }
+  explicit operator bool() const noexcept { return _m != nullptr; }
+
+ private:
+  message* _m = nullptr;
+};
+
+}  // namespace haremq::engine

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/command.h"
+#include "engine/ids.h"
+#include "engine/message.h"
+
+// A queue: its ready messages in publish order, its consumers served round-robin within
+// their credit (prefetch − unacked), and its deliveries not yet settled. Owned by one
+// worker's shard for its whole life; not thread-safe. Allocates nothing per message beyond
+// the deques' blocks (deliveries are numbered, so the unsettled ones are a deque indexed by
+// number, not a map).
+namespace haremq::engine {
+
+struct queue_settings {
+  std::string name;
+  std::string vhost;
+  bool durable = false;
+  bool exclusive = false;
+  bool auto_delete = false;
+  connection_key exclusive_owner;
+  std::vector<std::byte> arguments;  // the declare's field table bytes
+};
+
+class queue {
+ public:
+  // Deliveries leave the queue through this.
+  class delivery_sink {
+   public:
+    virtual ~delivery_sink() = default;
+    virtual void deliver(deliver_cmd&& d) = 0;
+  };
+
+  queue(queue_id id, queue_settings settings) : _id(id), _settings(std::move(settings)) {}
+
+  queue_id id() const noexcept { return _id; }
+  const queue_settings& settings() const noexcept { return _settings; }
+  std::uint32_t ready_count() const noexcept { return static_cast<std::uint32_t>(_ready.size()); }
+  std::uint32_t unacked_count() const noexcept { return _unacked_live; }
+  std::uint32_t consumer_count() const noexcept { return static_cast<std::uint32_t>(_consumers.size()); }
+  bool ever_consumed() const noexcept { return _ever_consumed; }
+  template <class F>
+  void for_each_consumer(F&& f) const {
+    for (const auto& c : _consumers) f(c.address);
+  }
+
+  void enqueue(message_ref msg);
+
+  // Adds a consumer; an error when the queue has an exclusive consumer, or when an
+  // exclusive consumer is asked for while others exist (RabbitMQ's 403 texts).
+  std::optional<reply_error> add_consumer(const consume_cmd& c);
+  // Removes a consumer; its unacked deliveries stay unacked until settled or its channel goes.
+  void remove_consumer(consumer_address consumer);
+  // Removes the channel's consumers (every channel of the connection for channel 0) and
+  // requeues their unsettled deliveries, in their original order, as redelivered.
+  void channel_gone(connection_key connection, std::uint16_t channel);
+  void settle(settle_action action, const std::vector<std::uint64_t>& dseqs);
+
+  // basic.get: the head message, tracked as unacked for `to` unless no_ack.
+  get_result get(reply_to to, bool no_ack);
+  // Drops the ready messages; returns how many.
+  std::uint32_t purge();
+
+  // Delivers ready messages to consumers with credit, round-robin.
+  void dispatch(delivery_sink& sink);
+
+ private:
+  struct ready_entry {
+    message_ref msg;
+    std::uint64_t seq = 0;  // publish order, kept when requeued
+    bool redelivered = false;
+  };
+  struct unacked_entry {
+    message_ref msg;  // empty once settled
+    std::uint64_t seq = 0;
+    consumer_address consumer;
+  };
+  struct consumer {
+    consumer_address address;
+    std::string tag;
+    std::uint16_t prefetch = 0;
+    std::uint32_t unacked = 0;
+    bool no_ack = false;
+    bool exclusive = false;
+    bool has_credit() const noexcept { return no_ack || prefetch == 0 || unacked < prefetch; }
+  };
+
+  unacked_entry* find_unacked(std::uint64_t dseq) noexcept;
+  void take_back(unacked_entry& e, bool requeue);
+  void requeue(ready_entry&& e);
+  void trim_settled() noexcept;
+  consumer* find_consumer(consumer_address a) noexcept;
+
+  queue_id _id;
+  queue_settings _settings;
+  std::uint64_t _next_seq = 1;
+  std::deque<ready_entry> _ready;  // sorted by seq
+  std::vector<consumer> _consumers;
+  std::size_t _cursor = 0;  // the consumer to try first
+  std::deque<unacked_entry> _unacked;  // _unacked[i] is delivery number _unacked_base + i
+  std::uint64_t _unacked_base = 1;
+  std::uint32_t _unacked_live = 0;
+  bool _ever_consumed = false;
+};
+
+}  // namespace haremq::engine

@@ -1,0 +1,631 @@
+#include "engine/session/channel.h"
+
+#include <algorithm>
+#include <random>
+
+#include "engine/session/connection.h"
+#include "net/amqp/method_codec.h"
+#include "net/amqp/properties.h"
+
+namespace haremq::session {
+namespace {
+
+using amqp::reply_code;
+
+// Bodies at least this long are sent from the message itself (gathered); shorter ones are
+// copied into the output buffer, which costs less than an iovec entry of their own.
+constexpr std::size_t external_body_threshold = 512;
+
+std::string generated_consumer_tag() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string tag = "amq.ctag-";
+  for (int i = 0; i < 22; ++i) tag += alphabet[rng() % 64];
+  return tag;
+}
+
+protocol_error engine_error(const engine::reply_error& e, amqp::method_id method) {
+  return from_engine(e.code, e.text, method, false);
+}
+
+}  // namespace
+
+channel::channel(connection& owner, std::uint16_t number) : _connection(owner), _number(number) {}
+
+channel::~channel() = default;
+
+// Confirms owed go out before anything else this channel sends: a client sees the ack of
+// publish N before the return or reply caused by publish N+1, as RabbitMQ orders them.
+template <class M>
+void channel::write_method(const M& m) {
+  flush_confirms();
+  _connection.send(_number, m);
+}
+
+engine::reply_to channel::reply_address() const noexcept { return engine::reply_to{_connection.key(), _number}; }
+
+void channel::wait_for(pending p) { _pending = std::move(p); }
+
+void channel::touch(engine::queue_target q) {
+  if (std::none_of(_touched.begin(), _touched.end(), [&](const auto& t) { return t.queue == q.queue; })) {
+    _touched.push_back(q);
+  }
+}
+
+channel::consumer* channel::find_consumer(std::uint32_t number) noexcept {
+  for (auto& c : _consumers) {
+    if (c.number == number) return &c;
+  }
+  return nullptr;
+}
+
+std::optional<engine::queue_target> channel::lookup_queue(std::string_view name, amqp::method_id method,
+                                                          protocol_error& error) {
+  auto found = _connection.host_ref().topology().find_queue(_connection.vhost(), name, _connection.key());
+  if (auto* e = std::get_if<engine::reply_error>(&found)) {
+    error = engine_error(*e, method);
+    return std::nullopt;
+  }
+  const auto& q = std::get<engine::queue_record>(found);
+  return engine::queue_target{q.id, q.owner};
+}
+
+std::optional<protocol_error> channel::on_method(const amqp::method& m) {
+  if (_content.state != content_state::none) {
+    return make_error(reply_code::unexpected_frame,
+                      "expected content header for class 60, got non content header frame instead", amqp::id_of(m));
+  }
+  return std::visit(
+      [&](const auto& typed) -> method_result {
+        using M = std::decay_t<decltype(typed)>;
+        if constexpr (requires { this->handle(typed); }) {
+          return handle(typed);
+        } else {
+          // A method a client may not send on an open channel (a reply, or one of class
+          // connection): RabbitMQ closes the connection with 503 COMMAND_INVALID.
+          return make_error(reply_code::command_invalid, "unimplemented method", M::id);
+        }
+      },
+      m);
+}
+
+// --- channel ---
+
+channel::method_result channel::handle(const amqp::channel_flow& m) {
+  write_method(amqp::channel_flow_ok{m.active});
+  return std::nullopt;
+}
+
+// --- exchange ---
+
+channel::method_result channel::handle(const amqp::exchange_declare& m) {
+  engine::exchange_declaration d{m.exchange, m.type, m.passive, m.durable, m.auto_delete, m.internal, m.arguments};
+  if (auto e = _connection.host_ref().topology().declare_exchange(_connection.vhost(), d)) {
+    return engine_error(*e, amqp::exchange_declare::id);
+  }
+  if (!m.no_wait) write_method(amqp::exchange_declare_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::exchange_delete& m) {
+  if (auto e = _connection.host_ref().topology().delete_exchange(_connection.vhost(), m.exchange, m.if_unused)) {
+    return engine_error(*e, amqp::exchange_delete::id);
+  }
+  if (!m.no_wait) write_method(amqp::exchange_delete_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::exchange_bind& m) {
+  if (auto e = _connection.host_ref().topology().bind(_connection.vhost(), engine::binding_kind::exchange,
+                                                      m.destination, m.source, m.routing_key, m.arguments,
+                                                      _connection.key())) {
+    return engine_error(*e, amqp::exchange_bind::id);
+  }
+  if (!m.no_wait) write_method(amqp::exchange_bind_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::exchange_unbind& m) {
+  if (auto e = _connection.host_ref().topology().unbind(_connection.vhost(), engine::binding_kind::exchange,
+                                                        m.destination, m.source, m.routing_key, m.arguments,
+                                                        _connection.key())) {
+    return engine_error(*e, amqp::exchange_unbind::id);
+  }
+  if (!m.no_wait) write_method(amqp::exchange_unbind_ok{});
+  return std::nullopt;
+}
+
+// --- queue ---
+
+channel::method_result channel::handle(const amqp::queue_declare& m) {
+  auto& h = _connection.host_ref();
+  engine::queue_declaration d{m.queue, m.passive, m.durable, m.exclusive, m.auto_delete, m.arguments};
+  auto declared = h.topology().declare_queue(_connection.vhost(), d, h.self(), _connection.key());
+  if (auto* e = std::get_if<engine::reply_error>(&declared)) return engine_error(*e, amqp::queue_declare::id);
+  const auto& record = std::get<engine::queue_record>(declared);
+  const engine::queue_target target{record.id, record.owner};
+
+  engine::queue* local = record.owner == h.self() ? h.shard().find(record.id) : nullptr;
+  if (record.owner == h.self() && local == nullptr) {  // new: it lives here, where it was declared
+    h.shard().create_queue(record);
+    local = h.shard().find(record.id);
+    if (record.settings.exclusive) _connection.remember_exclusive(target);
+  }
+  if (local != nullptr) {
+    if (!m.no_wait) {
+      write_method(amqp::queue_declare_ok{record.settings.name, local->ready_count(), local->consumer_count()});
+    }
+    return std::nullopt;
+  }
+  // Another worker's queue: its owner knows the counts.
+  h.outbox().post(record.owner, engine::queue_op_cmd{record.id, engine::queue_op::declare_check, false, false,
+                                                     reply_address()});
+  wait_for(pending{pending_kind::declare, m.no_wait, false, record.settings.name, 0});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::queue_bind& m) {
+  if (auto e = _connection.host_ref().topology().bind(_connection.vhost(), engine::binding_kind::queue, m.queue,
+                                                      m.exchange, m.routing_key, m.arguments, _connection.key())) {
+    return engine_error(*e, amqp::queue_bind::id);
+  }
+  if (!m.no_wait) write_method(amqp::queue_bind_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::queue_unbind& m) {
+  if (auto e = _connection.host_ref().topology().unbind(_connection.vhost(), engine::binding_kind::queue, m.queue,
+                                                        m.exchange, m.routing_key, m.arguments, _connection.key())) {
+    return engine_error(*e, amqp::queue_unbind::id);
+  }
+  write_method(amqp::queue_unbind_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::queue_purge& m) {
+  protocol_error error;
+  const auto q = lookup_queue(m.queue, amqp::queue_purge::id, error);
+  if (!q) return error;
+  _connection.host_ref().outbox().post(q->owner, engine::queue_op_cmd{q->queue, engine::queue_op::purge, false, false,
+                                                                      reply_address()});
+  wait_for(pending{pending_kind::purge, m.no_wait, false, std::string(m.queue), 0});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::queue_delete& m) {
+  protocol_error error;
+  const auto q = lookup_queue(m.queue, amqp::queue_delete::id, error);
+  if (!q) {
+    // Deleting a queue that is not there is fine (RabbitMQ answers delete-ok with 0).
+    if (error.code == reply_code::not_found) {
+      if (!m.no_wait) write_method(amqp::queue_delete_ok{0});
+      return std::nullopt;
+    }
+    return error;
+  }
+  _connection.host_ref().outbox().post(
+      q->owner, engine::queue_op_cmd{q->queue, engine::queue_op::remove, m.if_unused, m.if_empty, reply_address()});
+  _connection.forget_exclusive(q->queue);
+  wait_for(pending{pending_kind::remove, m.no_wait, false, std::string(m.queue), 0});
+  return std::nullopt;
+}
+
+// --- basic ---
+
+channel::method_result channel::handle(const amqp::basic_qos& m) {
+  // prefetch-size is not implemented by RabbitMQ either; prefetch-count applies to the
+  // consumers started after it (per consumer, global=false; the channel's, global=true).
+  _prefetch = m.prefetch_count;
+  write_method(amqp::basic_qos_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::basic_consume& m) {
+  std::string tag = m.consumer_tag.empty() ? generated_consumer_tag() : std::string(m.consumer_tag);
+  if (std::any_of(_consumers.begin(), _consumers.end(), [&](const consumer& c) { return c.tag == tag; })) {
+    return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'", amqp::basic_consume::id);
+  }
+  protocol_error error;
+  const auto q = lookup_queue(m.queue, amqp::basic_consume::id, error);
+  if (!q) return error;
+  const std::uint32_t number = _next_consumer++;
+  engine::consume_cmd c;
+  c.queue = q->queue;
+  c.consumer = engine::consumer_address{_connection.key(), _number, number};
+  c.tag = tag;
+  c.prefetch = _prefetch;
+  c.no_ack = m.no_ack;
+  c.exclusive = m.exclusive;
+  c.reply = reply_address();
+  _connection.host_ref().outbox().post(q->owner, std::move(c));
+  touch(*q);
+  _consumers.push_back(consumer{number, tag, *q, m.no_ack});
+  wait_for(pending{pending_kind::consume, m.no_wait, m.no_ack, std::move(tag), number});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::basic_cancel& m) {
+  const auto it = std::find_if(_consumers.begin(), _consumers.end(), [&](const consumer& c) { return c.tag == m.consumer_tag; });
+  if (it != _consumers.end()) {
+    _connection.host_ref().outbox().post(
+        it->queue.owner, engine::cancel_cmd{it->queue.queue, engine::consumer_address{_connection.key(), _number, it->number}});
+    _consumers.erase(it);
+  }
+  // Cancelling an unknown tag is not an error (spec: the server answers cancel-ok).
+  if (!m.no_wait) write_method(amqp::basic_cancel_ok{m.consumer_tag});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::basic_publish& m) {
+  _content.state = content_state::header;
+  _content.exchange.assign(m.exchange);
+  _content.routing_key.assign(m.routing_key);
+  _content.mandatory = m.mandatory;
+  return std::nullopt;
+}
+
+std::optional<protocol_error> channel::on_header(amqp::bytes_view payload) {
+  if (_content.state != content_state::header) {
+    return make_error(reply_code::unexpected_frame, "expected method frame, got non method frame instead");
+  }
+  auto header = amqp::decode_content_header(payload);
+  if (!header) return make_error(reply_code::frame_error, "cannot decode content header");
+  if (header->class_id != 60) {
+    return make_error(reply_code::unexpected_frame, "content header for class " + std::to_string(header->class_id) +
+                                                        " does not match method class 60");
+  }
+  const auto max = _connection.host_ref().config().max_message_size;
+  if (header->body_size > max) {
+    _content.state = content_state::none;
+    return make_error(reply_code::precondition_failed, "message size " + std::to_string(header->body_size) +
+                                                           " is larger than configured max size " + std::to_string(max),
+                      amqp::basic_publish::id);
+  }
+  engine::message* msg = engine::message::create(_content.exchange, _content.routing_key, payload.subspan(12),
+                                                 header->body_size);
+  if (msg == nullptr) return make_error(reply_code::resource_error, "out of memory");
+  _content.msg = engine::message_ref{msg};
+  _content.state = content_state::body;
+  if (msg->complete()) return publish_complete();
+  return std::nullopt;
+}
+
+std::optional<protocol_error> channel::on_body(amqp::bytes_view payload) {
+  if (_content.state != content_state::body) {
+    return make_error(reply_code::unexpected_frame, _content.state == content_state::header
+                                                        ? "expected content header for class 60, got non content header frame instead"
+                                                        : "expected method frame, got non method frame instead");
+  }
+  if (!_content.msg->append_body(payload)) {
+    return make_error(reply_code::frame_error, "body frames longer than the content header's body size");
+  }
+  if (_content.msg->complete()) return publish_complete();
+  return std::nullopt;
+}
+
+channel::method_result channel::publish_complete() {
+  _content.state = content_state::none;
+  engine::message_ref msg = std::move(_content.msg);
+  auto& replica = _connection.host_ref().replica();
+  const std::string& exchange = _content.exchange;
+  const engine::exchange_record* x = replica.find_exchange(_connection.vhost(), exchange);
+  if (x == nullptr) {
+    return make_error(reply_code::not_found, "no exchange '" + exchange + "' in vhost '" + _connection.vhost() + "'",
+                      amqp::basic_publish::id);
+  }
+  if (x->internal) {
+    return make_error(reply_code::access_refused, "cannot publish to internal exchange '" + exchange + "' in vhost '" +
+                                                      _connection.vhost() + "'",
+                      amqp::basic_publish::id);
+  }
+  _route_scratch.clear();
+  replica.route(_connection.vhost(), exchange, _content.routing_key, *msg, _route_scratch);
+
+  if (_route_scratch.empty() && _content.mandatory) {
+    write_method(amqp::basic_return{static_cast<std::uint16_t>(reply_code::no_route), "NO_ROUTE", exchange,
+                                    _content.routing_key});
+    write_content(msg);
+  }
+  if (_transactional) {
+    _tx_publishes.push_back(tx_publish{std::move(msg), _route_scratch});
+  } else {
+    route_and_enqueue(std::move(msg), _route_scratch);
+  }
+  if (_confirming) _confirm_ready_upto = _next_publish_seq++;
+  return std::nullopt;
+}
+
+void channel::route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets) {
+  auto& out = _connection.host_ref().outbox();
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    // The last queue takes the publisher's reference; the others share it.
+    engine::message_ref ref = i + 1 == targets.size() ? std::move(msg) : msg.share();
+    out.post(targets[i].owner, engine::enqueue_cmd{targets[i].queue, std::move(ref)});
+  }
+}
+
+void channel::flush_confirms() {
+  if (!_confirming || _confirm_ready_upto <= _confirmed_upto) return;
+  const bool multiple = _confirm_ready_upto - _confirmed_upto > 1;
+  _connection.send(_number, amqp::basic_ack{_confirm_ready_upto, multiple});
+  _confirmed_upto = _confirm_ready_upto;
+}
+
+channel::method_result channel::handle(const amqp::basic_get& m) {
+  protocol_error error;
+  const auto q = lookup_queue(m.queue, amqp::basic_get::id, error);
+  if (!q) return error;
+  _connection.host_ref().outbox().post(q->owner, engine::get_cmd{q->queue, reply_address(), m.no_ack});
+  if (!m.no_ack) touch(*q);
+  wait_for(pending{pending_kind::get, false, m.no_ack, std::string(m.queue), 0});
+  return std::nullopt;
+}
+
+void channel::send_settle(engine::settle_action action, std::vector<unacked>& batch) {
+  if (batch.empty()) return;
+  if (_transactional && action != engine::settle_action::requeue) {
+    _tx_settles.emplace_back(action, std::move(batch));
+    batch.clear();
+    return;
+  }
+  // One command per queue, in tag order.
+  std::sort(batch.begin(), batch.end(), [](const unacked& a, const unacked& b) {
+    return a.queue.queue.value != b.queue.queue.value ? a.queue.queue.value < b.queue.queue.value : a.tag < b.tag;
+  });
+  auto& out = _connection.host_ref().outbox();
+  for (std::size_t i = 0; i < batch.size();) {
+    engine::settle_cmd cmd;
+    cmd.queue = batch[i].queue.queue;
+    cmd.action = action;
+    const engine::worker_id owner = batch[i].queue.owner;
+    for (; i < batch.size() && batch[i].queue.queue == cmd.queue; ++i) cmd.dseqs.push_back(batch[i].dseq);
+    out.post(owner, std::move(cmd));
+  }
+  batch.clear();
+}
+
+channel::method_result channel::settle(std::uint64_t tag, bool multiple, engine::settle_action action,
+                                       amqp::method_id method) {
+  std::vector<unacked> batch;
+  if (multiple) {
+    // Every unsettled delivery up to `tag`; tag 0 means all of them (spec: basic.ack).
+    const std::uint64_t upto = tag == 0 ? _next_delivery_tag : tag;
+    if (tag != 0 && (tag >= _next_delivery_tag || _unacked.empty() || tag < _unacked.front().tag)) {
+      return make_error(reply_code::precondition_failed, "unknown delivery tag " + std::to_string(tag), method);
+    }
+    for (auto& u : _unacked) {
+      if (u.tag > upto) break;
+      if (!u.settled) {
+        u.settled = true;
+        batch.push_back(u);
+      }
+    }
+  } else {
+    const auto it = std::lower_bound(_unacked.begin(), _unacked.end(), tag,
+                                     [](const unacked& u, std::uint64_t t) { return u.tag < t; });
+    if (it == _unacked.end() || it->tag != tag || it->settled) {
+      return make_error(reply_code::precondition_failed, "unknown delivery tag " + std::to_string(tag), method);
+    }
+    it->settled = true;
+    batch.push_back(*it);
+  }
+  while (!_unacked.empty() && _unacked.front().settled) _unacked.pop_front();
+  send_settle(action, batch);
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::basic_ack& m) {
+  return settle(m.delivery_tag, m.multiple, engine::settle_action::ack, amqp::basic_ack::id);
+}
+
+channel::method_result channel::handle(const amqp::basic_reject& m) {
+  return settle(m.delivery_tag, false, m.requeue ? engine::settle_action::requeue : engine::settle_action::drop,
+                amqp::basic_reject::id);
+}
+
+channel::method_result channel::handle(const amqp::basic_nack& m) {
+  return settle(m.delivery_tag, m.multiple, m.requeue ? engine::settle_action::requeue : engine::settle_action::drop,
+                amqp::basic_nack::id);
+}
+
+channel::method_result channel::handle(const amqp::basic_recover_async& m) {
+  if (!m.requeue) return make_error(reply_code::not_implemented, "requeue=false", amqp::basic_recover_async::id);
+  std::vector<unacked> batch;
+  for (auto& u : _unacked) {
+    if (!u.settled) batch.push_back(u);
+  }
+  _unacked.clear();
+  send_settle(engine::settle_action::requeue, batch);
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::basic_recover& m) {
+  if (!m.requeue) return make_error(reply_code::not_implemented, "requeue=false", amqp::basic_recover::id);
+  if (auto e = handle(amqp::basic_recover_async{true})) return e;
+  write_method(amqp::basic_recover_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::confirm_select& m) {
+  if (_transactional) {
+    return make_error(reply_code::precondition_failed, "cannot switch from tx to confirm mode", amqp::confirm_select::id);
+  }
+  _confirming = true;
+  if (!m.no_wait) write_method(amqp::confirm_select_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::tx_select&) {
+  if (_confirming) {
+    return make_error(reply_code::precondition_failed, "cannot switch from confirm to tx mode", amqp::tx_select::id);
+  }
+  _transactional = true;
+  write_method(amqp::tx_select_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::tx_commit&) {
+  if (!_transactional) return make_error(reply_code::precondition_failed, "channel is not transactional", amqp::tx_commit::id);
+  for (auto& p : _tx_publishes) route_and_enqueue(std::move(p.msg), p.targets);
+  _tx_publishes.clear();
+  auto settles = std::move(_tx_settles);
+  _tx_settles.clear();
+  _transactional = false;  // send_settle must not buffer these again
+  for (auto& [action, batch] : settles) send_settle(action, batch);
+  _transactional = true;
+  write_method(amqp::tx_commit_ok{});
+  return std::nullopt;
+}
+
+channel::method_result channel::handle(const amqp::tx_rollback&) {
+  if (!_transactional) {
+    return make_error(reply_code::precondition_failed, "channel is not transactional", amqp::tx_rollback::id);
+  }
+  _tx_publishes.clear();
+  // Acks of a rolled-back transaction are forgotten: the deliveries are unacked again.
+  for (auto& [action, batch] : _tx_settles) {
+    for (auto& u : batch) {
+      u.settled = false;
+      const auto at = std::lower_bound(_unacked.begin(), _unacked.end(), u.tag,
+                                       [](const unacked& a, std::uint64_t t) { return a.tag < t; });
+      _unacked.insert(at, u);
+    }
+  }
+  _tx_settles.clear();
+  write_method(amqp::tx_rollback_ok{});
+  return std::nullopt;
+}
+
+// --- what queue owners send back ---
+
+void channel::on_reply(engine::reply_payload&& reply) {
+  const pending p = std::move(_pending);
+  _pending = pending{};
+  if (auto* error = std::get_if<engine::reply_error>(&reply)) {
+    if (p.kind == pending_kind::consume) {
+      _consumers.erase(std::remove_if(_consumers.begin(), _consumers.end(), [&](const consumer& c) { return c.number == p.consumer; }),
+                       _consumers.end());
+    }
+    const amqp::method_id method = p.kind == pending_kind::consume   ? amqp::basic_consume::id
+                                   : p.kind == pending_kind::get     ? amqp::basic_get::id
+                                   : p.kind == pending_kind::purge   ? amqp::queue_purge::id
+                                   : p.kind == pending_kind::remove  ? amqp::queue_delete::id
+                                                                     : amqp::queue_declare::id;
+    _connection.channel_failed(_number, engine_error(*error, method));
+  } else {
+    switch (p.kind) {
+      case pending_kind::declare: {
+        const auto& counts = std::get<engine::queue_counts>(reply);
+        if (!p.no_wait) write_method(amqp::queue_declare_ok{p.name, counts.messages, counts.consumers});
+        break;
+      }
+      case pending_kind::purge:
+        if (!p.no_wait) write_method(amqp::queue_purge_ok{std::get<engine::queue_counts>(reply).messages});
+        break;
+      case pending_kind::remove:
+        if (!p.no_wait) write_method(amqp::queue_delete_ok{std::get<engine::queue_counts>(reply).messages});
+        break;
+      case pending_kind::consume:
+        if (!p.no_wait) write_method(amqp::basic_consume_ok{p.name});
+        break;
+      case pending_kind::get: {
+        auto& got = std::get<engine::get_result>(reply);
+        if (!got.msg) {
+          write_method(amqp::basic_get_empty{});
+          break;
+        }
+        const std::uint64_t tag = _next_delivery_tag++;
+        if (!p.no_ack) _unacked.push_back(unacked{tag, engine::queue_target{got.queue, got.owner}, got.dseq, false});
+        write_method(amqp::basic_get_ok{tag, got.redelivered, got.msg->exchange(), got.msg->routing_key(), got.remaining});
+        write_content(got.msg);
+        break;
+      }
+      case pending_kind::cancel:
+      case pending_kind::none:
+        break;
+    }
+  }
+  _connection.resume_reading();
+}
+
+void channel::on_deliver(engine::deliver_cmd&& d) {
+  const consumer* c = find_consumer(d.consumer.consumer);
+  if (c == nullptr || _closing) {
+    // Cancelled, or the channel is closing: the delivery goes back to its queue.
+    if (d.dseq != 0) {
+      _connection.host_ref().outbox().post(d.owner, engine::settle_cmd{d.queue, engine::settle_action::requeue, {d.dseq}});
+    }
+    return;
+  }
+  const std::uint64_t tag = _next_delivery_tag++;
+  if (!c->no_ack) _unacked.push_back(unacked{tag, c->queue, d.dseq, false});
+  write_method(amqp::basic_deliver{c->tag, tag, d.redelivered, d.msg->exchange(), d.msg->routing_key()});
+  write_content(d.msg);
+}
+
+void channel::on_consumer_cancelled(engine::consumer_address address) {
+  const auto it = std::find_if(_consumers.begin(), _consumers.end(), [&](const consumer& c) { return c.number == address.consumer; });
+  if (it == _consumers.end()) return;
+  // consumer_cancel_notify: the client learns its queue is gone.
+  write_method(amqp::basic_cancel{it->tag, true});
+  _consumers.erase(it);
+}
+
+void channel::write_content(const engine::message_ref& msg) {
+  auto& out = _connection.out();
+  const amqp::bytes_view properties = msg->properties();
+  const amqp::bytes_view body = msg->body();
+  const std::size_t chunk = amqp::max_payload(_connection.frame_max());
+  const bool inline_body = body.size() < external_body_threshold;
+
+  // Header frame, and the body inline when it is small: one reservation.
+  const std::size_t header_size = amqp::frame_overhead + 12 + properties.size();
+  const std::size_t room = header_size + (inline_body ? body.size() + amqp::frame_overhead * (body.size() / chunk + 1) : 0);
+  auto buffer = out.reserve(room);
+  amqp::byte_writer w{buffer};
+  {
+    amqp::frame_writer f{w, amqp::frame_type::header, _number};
+    w.u16(60);
+    w.u16(0);
+    w.u64(body.size());
+    w.bytes(properties);
+    f.end();
+  }
+  if (inline_body) {
+    for (std::size_t at = 0; at < body.size(); at += chunk) {
+      amqp::write_body_frame(w, _number, body.subspan(at, std::min(chunk, body.size() - at)));
+    }
+    out.commit(w.position());
+    return;
+  }
+  out.commit(w.position());
+  for (std::size_t at = 0; at < body.size(); at += chunk) {
+    const auto part = body.subspan(at, std::min(chunk, body.size() - at));
+    auto head = out.reserve(amqp::frame_header_size);
+    amqp::byte_writer hw{head};
+    hw.u8(static_cast<std::uint8_t>(amqp::frame_type::body));
+    hw.u16(_number);
+    hw.u32(static_cast<std::uint32_t>(part.size()));
+    out.commit(hw.position());
+    out.send_body(msg, part);
+    auto end = out.reserve(1);
+    end[0] = std::byte{amqp::frame_end};
+    out.commit(1);
+  }
+}
+
+void channel::release() {
+  auto& out = _connection.host_ref().outbox();
+  for (const auto& q : _touched) {
+    out.post(q.owner, engine::channel_gone_cmd{q.queue, _connection.key(), _number});
+  }
+  _touched.clear();
+  _consumers.clear();
+  _unacked.clear();
+  _content.msg.reset();
+  _content.state = content_state::none;
+  _tx_publishes.clear();
+  _tx_settles.clear();
+}
+
+}  // namespace haremq::session

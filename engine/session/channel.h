@@ -1,0 +1,150 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/command.h"
+#include "engine/ids.h"
+#include "engine/session/reply.h"
+#include "engine/topology.h"
+#include "net/amqp/methods.h"
+
+// One AMQP channel of a connection: content assembly for publishes, routing, confirms,
+// transactions, consumers, delivery tags and their settlement. Lives on its connection's
+// worker; not thread-safe. Methods that need a queue's owner (consume, get, purge, delete,
+// a declare of another worker's queue) make the channel wait for the reply; the connection
+// stops reading meanwhile, so replies keep the order of requests (spec §4.7).
+namespace haremq::session {
+
+class connection;
+
+class channel {
+ public:
+  channel(connection& owner, std::uint16_t number);
+  ~channel();
+
+  std::uint16_t number() const noexcept { return _number; }
+  bool closing() const noexcept { return _closing; }
+  bool awaiting() const noexcept { return _pending.kind != pending_kind::none; }
+
+  std::optional<protocol_error> on_method(const amqp::method& m);
+  std::optional<protocol_error> on_header(amqp::bytes_view payload);
+  std::optional<protocol_error> on_body(amqp::bytes_view payload);
+  bool expecting_content() const noexcept { return _content.state != content_state::none; }
+
+  void on_reply(engine::reply_payload&& reply);
+  void on_deliver(engine::deliver_cmd&& d);
+  void on_consumer_cancelled(engine::consumer_address consumer);
+
+  // Sends the publisher confirms gathered while handling a batch of frames, as one
+  // basic.ack with multiple=true where possible.
+  void flush_confirms();
+  // We sent channel.close: until close-ok, everything else is dropped (spec §1.5.2.5).
+  void start_closing() noexcept { _closing = true; }
+  // The channel ends: consumers stop and unacked deliveries go back to their queues.
+  void release();
+
+ private:
+  enum class pending_kind { none, declare, consume, get, purge, remove, cancel };
+  enum class content_state { none, header, body };
+
+  struct pending {
+    pending_kind kind = pending_kind::none;
+    bool no_wait = false;
+    bool no_ack = false;
+    std::string name;  // queue name or consumer tag
+    std::uint32_t consumer = 0;
+  };
+  struct consumer {
+    std::uint32_t number = 0;
+    std::string tag;
+    engine::queue_target queue;
+    bool no_ack = false;
+  };
+  struct unacked {
+    std::uint64_t tag = 0;
+    engine::queue_target queue;
+    std::uint64_t dseq = 0;
+    bool settled = false;
+  };
+  struct tx_publish {
+    engine::message_ref msg;
+    std::vector<engine::queue_target> targets;
+  };
+
+  using method_result = std::optional<protocol_error>;
+  method_result handle(const amqp::channel_flow& m);
+  method_result handle(const amqp::exchange_declare& m);
+  method_result handle(const amqp::exchange_delete& m);
+  method_result handle(const amqp::exchange_bind& m);
+  method_result handle(const amqp::exchange_unbind& m);
+  method_result handle(const amqp::queue_declare& m);
+  method_result handle(const amqp::queue_bind& m);
+  method_result handle(const amqp::queue_unbind& m);
+  method_result handle(const amqp::queue_purge& m);
+  method_result handle(const amqp::queue_delete& m);
+  method_result handle(const amqp::basic_qos& m);
+  method_result handle(const amqp::basic_consume& m);
+  method_result handle(const amqp::basic_cancel& m);
+  method_result handle(const amqp::basic_publish& m);
+  method_result handle(const amqp::basic_get& m);
+  method_result handle(const amqp::basic_ack& m);
+  method_result handle(const amqp::basic_reject& m);
+  method_result handle(const amqp::basic_nack& m);
+  method_result handle(const amqp::basic_recover_async& m);
+  method_result handle(const amqp::basic_recover& m);
+  method_result handle(const amqp::confirm_select& m);
+  method_result handle(const amqp::tx_select& m);
+  method_result handle(const amqp::tx_commit& m);
+  method_result handle(const amqp::tx_rollback& m);
+
+  method_result publish_complete();
+  void route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets);
+  method_result settle(std::uint64_t tag, bool multiple, engine::settle_action action, amqp::method_id method);
+  void send_settle(engine::settle_action action, std::vector<unacked>& batch);
+  void write_content(const engine::message_ref& msg);
+  template <class M>
+  void write_method(const M& m);
+  void wait_for(pending p);
+  void touch(engine::queue_target q);
+  std::optional<engine::queue_target> lookup_queue(std::string_view name, amqp::method_id method, protocol_error& error);
+  consumer* find_consumer(std::uint32_t number) noexcept;
+  engine::reply_to reply_address() const noexcept;
+
+  connection& _connection;
+  std::uint16_t _number;
+  bool _closing = false;
+  pending _pending;
+
+  // Content being assembled after basic.publish.
+  struct {
+    content_state state = content_state::none;
+    std::string exchange;
+    std::string routing_key;
+    bool mandatory = false;
+    engine::message_ref msg;
+  } _content;
+
+  std::uint16_t _prefetch = 0;  // for consumers started from now on
+  std::vector<consumer> _consumers;
+  std::uint32_t _next_consumer = 1;
+  std::deque<unacked> _unacked;  // ordered by tag
+  std::uint64_t _next_delivery_tag = 1;
+  std::vector<engine::queue_target> _touched;  // queues holding consumers or unacked of this channel
+
+  bool _confirming = false;
+  std::uint64_t _next_publish_seq = 1;
+  std::uint64_t _confirmed_upto = 0;  // acks up to here were sent
+  std::uint64_t _confirm_ready_upto = 0;
+
+  bool _transactional = false;
+  std::vector<tx_publish> _tx_publishes;
+  std::vector<std::pair<engine::settle_action, std::vector<unacked>>> _tx_settles;
+
+  std::vector<engine::queue_target> _route_scratch;
+};
+
+}  // namespace haremq::session

@@ -1,0 +1,479 @@
+#include "engine/session/connection.h"
+
+#include <algorithm>
+
+#include "net/amqp/method_codec.h"
+
+namespace haremq::session {
+namespace {
+
+using amqp::reply_code;
+using namespace std::chrono_literals;
+
+constexpr auto handshake_timeout = 10s;  // RabbitMQ's handshake_timeout
+constexpr auto close_ok_timeout = 2s;
+
+// PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd.
+bool parse_plain(std::string_view response, std::string& user, std::string& password) {
+  const auto first = response.find('\0');
+  if (first == std::string_view::npos) return false;
+  const auto second = response.find('\0', first + 1);
+  if (second == std::string_view::npos) return false;
+  user = response.substr(first + 1, second - first - 1);
+  password = response.substr(second + 1);
+  return true;
+}
+
+// AMQPLAIN: a field table without its length prefix, holding LOGIN and PASSWORD.
+bool parse_amqplain(std::string_view response, std::string& user, std::string& password) {
+  auto table = amqp::field_table::parse(amqp::as_bytes(response));
+  if (!table) return false;
+  const auto login = table->find("LOGIN");
+  const auto pass = table->find("PASSWORD");
+  if (!login || !pass) return false;
+  user = login->as_string();
+  password = pass->as_string();
+  return true;
+}
+
+}  // namespace
+
+connection::connection(host& h, transport& t, engine::connection_key key, bool peer_is_loopback)
+    : _host(h), _transport(t), _key(key), _peer_is_loopback(peer_is_loopback) {
+  _opened_at = _host.now();
+  _last_received = _opened_at;
+  _last_heartbeat_sent = _opened_at;
+}
+
+connection::~connection() { release_channels(); }
+
+void connection::send_start() {
+  const auto& config = _host.config();
+  std::array<std::byte, 1024> buffer{};
+  amqp::byte_writer w{buffer};
+  amqp::table_writer props{w};
+  {
+    auto caps = props.nested("capabilities", amqp::table_writer::kind::table);
+    for (const char* cap : {"publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
+                            "connection.blocked", "authentication_failure_close", "per_consumer_qos"}) {
+      caps.add(cap, amqp::field_value::boolean(true));
+    }
+    caps.finish();
+  }
+  props.add("cluster_name", amqp::field_value::string(config.cluster_name));
+  props.add("copyright", amqp::field_value::string("Copyright (c) the HareMQ authors"));
+  props.add("information", amqp::field_value::string("An AMQP 0-9-1 broker compatible with RabbitMQ"));
+  props.add("platform", amqp::field_value::string("C++20 / Linux"));
+  props.add("product", amqp::field_value::string(config.product));
+  props.add("version", amqp::field_value::string(config.version));
+  const auto table = amqp::field_table::trusted(props.finish());
+  send(0, amqp::connection_start{0, 9, table, {"PLAIN AMQPLAIN"}, {"en_US"}});
+}
+
+std::size_t connection::on_data(amqp::bytes_view data) {
+  if (_state == state::closed) return data.size();
+  std::size_t used = 0;
+  if (_state == state::header) {
+    switch (amqp::check_protocol_header(data)) {
+      case amqp::header_check::need_more:
+        return 0;
+      case amqp::header_check::bad: {
+        // Spec §4.2.2: answer with the header we speak, then close.
+        auto room = _transport.reserve(amqp::protocol_header.size());
+        std::copy(amqp::protocol_header.begin(), amqp::protocol_header.end(), room.begin());
+        _transport.commit(amqp::protocol_header.size());
+        _state = state::closed;
+        _transport.close();
+        return data.size();
+      }
+      case amqp::header_check::ok:
+        used = amqp::protocol_header.size();
+        send_start();
+        _state = state::start_sent;
+        break;
+    }
+  }
+  while (used < data.size() && _state != state::closed && !_reading_paused) {
+    const auto r = amqp::parse_frame(data.subspan(used), _frame_max);
+    if (r.outcome == amqp::frame_parse::status::need_more) break;
+    if (r.outcome == amqp::frame_parse::status::error) {
+      fail(frame_error(r, _frame_max), 0);
+      return data.size();  // nothing after a broken frame can be trusted
+    }
+    used += r.consumed;
+    _last_received = _host.now();
+    if (!handle_frame(r.parsed)) break;
+  }
+  for (auto& c : _channels) {
+    if (c) c->flush_confirms();
+  }
+  if (_state == state::closed || _state == state::closing) return data.size();
+  return used;
+}
+
+bool connection::handle_frame(const amqp::frame& f) {
+  if (f.type == amqp::frame_type::heartbeat) return true;
+  if (_state == state::closing) {
+    // After our connection.close only close-ok (or the peer's own close) matters (§1.4.2.5).
+    if (f.type == amqp::frame_type::method && f.channel == 0) {
+      const auto id = amqp::peek_method_id(f.payload);
+      if (id == amqp::connection_close_ok::id || id == amqp::connection_close::id) {
+        if (id == amqp::connection_close::id) send(0, amqp::connection_close_ok{});
+        _state = state::closed;
+        _transport.close();
+        return false;
+      }
+    }
+    return true;
+  }
+  if (f.channel == 0) {
+    if (f.type != amqp::frame_type::method) {
+      fail(make_error(reply_code::unexpected_frame, "expected method frame, got non method frame instead"), 0);
+      return false;
+    }
+    auto decoded = amqp::decode_method(f.payload);
+    if (!decoded) {
+      const auto e = static_cast<amqp::errc>(decoded.error().value());
+      if (e == amqp::errc::unknown_class || e == amqp::errc::unknown_method) {
+        // RabbitMQ drops the socket at once on a method it cannot name.
+        _state = state::closed;
+        _transport.abort();
+        return false;
+      }
+      fail(undecodable(amqp::peek_method_id(f.payload), f.payload.subspan(std::min<std::size_t>(4, f.payload.size()))), 0);
+      return false;
+    }
+    return handle_connection_method(*decoded);
+  }
+  if (_state != state::open) {
+    fail(make_error(reply_code::channel_error, "expected 'connection.open'"), 0);
+    return false;
+  }
+  return handle_channel_frame(f);
+}
+
+bool connection::authenticate(const amqp::connection_start_ok& m, std::string& mechanism_error) {
+  std::string user, password;
+  bool parsed = false;
+  if (m.mechanism == "PLAIN") {
+    parsed = parse_plain(m.response.value, user, password);
+  } else if (m.mechanism == "AMQPLAIN") {
+    parsed = parse_amqplain(m.response.value, user, password);
+  } else {
+    mechanism_error = "unknown authentication mechanism '" + std::string(m.mechanism) + "'";
+    return false;
+  }
+  if (!parsed) return false;
+  for (const auto& account : _host.config().users) {
+    if (account.name == user && account.password == password && (!account.loopback_only || _peer_is_loopback)) {
+      _user = user;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool connection::handle_connection_method(const amqp::method& m) {
+  const amqp::method_id id = amqp::id_of(m);
+  const auto& config = _host.config();
+  switch (_state) {
+    case state::start_sent: {
+      const auto* start_ok = std::get_if<amqp::connection_start_ok>(&m);
+      if (start_ok == nullptr) {
+        fail(make_error(reply_code::command_invalid, "expected 'connection.start_ok'", id), 0);
+        return false;
+      }
+      std::string mechanism_error;
+      if (!authenticate(*start_ok, mechanism_error)) {
+        if (!mechanism_error.empty()) {
+          fail(make_error(reply_code::command_invalid, mechanism_error, id), 0);
+        } else {
+          fail(make_error(reply_code::access_refused, "Login was refused using authentication mechanism " +
+                                                          std::string(start_ok->mechanism) +
+                                                          ". For details see the broker logfile.", id),
+               0);
+        }
+        return false;
+      }
+      send(0, amqp::connection_tune{config.channel_max, config.frame_max, config.heartbeat});
+      _state = state::tune_sent;
+      return true;
+    }
+    case state::tune_sent: {
+      const auto* tune_ok = std::get_if<amqp::connection_tune_ok>(&m);
+      if (tune_ok == nullptr) {
+        fail(make_error(reply_code::command_invalid, "expected 'connection.tune_ok'", id), 0);
+        return false;
+      }
+      if (tune_ok->frame_max != 0 && tune_ok->frame_max < amqp::frame_min_size) {
+        fail(make_error(reply_code::not_allowed, "frame_max=" + std::to_string(tune_ok->frame_max) + " < " +
+                                                     std::to_string(amqp::frame_min_size) + " min size", id),
+             0);
+        return false;
+      }
+      if (tune_ok->frame_max > config.frame_max) {
+        fail(make_error(reply_code::not_allowed, "frame_max=" + std::to_string(tune_ok->frame_max) + " > " +
+                                                     std::to_string(config.frame_max) + " max size", id),
+             0);
+        return false;
+      }
+      if (tune_ok->channel_max > config.channel_max) {
+        fail(make_error(reply_code::not_allowed, "channel_max=" + std::to_string(tune_ok->channel_max) + " > " +
+                                                     std::to_string(config.channel_max) + " max size", id),
+             0);
+        return false;
+      }
+      _frame_max = tune_ok->frame_max == 0 ? config.frame_max : tune_ok->frame_max;
+      _channel_max = tune_ok->channel_max == 0 ? config.channel_max : tune_ok->channel_max;
+      _heartbeat = tune_ok->heartbeat;
+      _state = state::opening;
+      return true;
+    }
+    case state::opening: {
+      const auto* open = std::get_if<amqp::connection_open>(&m);
+      if (open == nullptr) {
+        fail(make_error(reply_code::command_invalid, "expected 'connection.open'", id), 0);
+        return false;
+      }
+      if (!_host.topology().vhost_exists(open->virtual_host)) {
+        fail(make_error(reply_code::not_allowed, "vhost " + std::string(open->virtual_host) + " not found", id), 0);
+        return false;
+      }
+      _vhost = open->virtual_host;
+      send(0, amqp::connection_open_ok{});
+      _state = state::open;
+      return true;
+    }
+    case state::open: {
+      if (std::holds_alternative<amqp::connection_close>(m)) {
+        release_channels();
+        send(0, amqp::connection_close_ok{});
+        _state = state::closed;
+        _transport.close();
+        return false;
+      }
+      if (const auto* secret = std::get_if<amqp::connection_update_secret>(&m)) {
+        (void)secret;
+        send(0, amqp::connection_update_secret_ok{});
+        return true;
+      }
+      if (std::holds_alternative<amqp::connection_blocked>(m) || std::holds_alternative<amqp::connection_unblocked>(m)) {
+        return true;  // a client may send these; the broker ignores them, as RabbitMQ does
+      }
+      fail(make_error(reply_code::command_invalid, "unexpected method on channel 0", id), 0);
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+channel* connection::find_channel(std::uint16_t number) noexcept {
+  return number < _channels.size() ? _channels[number].get() : nullptr;
+}
+
+bool connection::handle_channel_frame(const amqp::frame& f) {
+  channel* ch = find_channel(f.channel);
+  if (f.type != amqp::frame_type::method) {
+    if (ch == nullptr) {
+      fail(make_error(reply_code::channel_error, "expected 'channel.open'"), f.channel);
+      return false;
+    }
+    if (ch->closing()) return true;
+    auto error = f.type == amqp::frame_type::header ? ch->on_header(f.payload) : ch->on_body(f.payload);
+    if (error) fail(*error, f.channel);
+    return _state == state::open;
+  }
+
+  auto decoded = amqp::decode_method(f.payload);
+  if (!decoded) {
+    const auto e = static_cast<amqp::errc>(decoded.error().value());
+    if (e == amqp::errc::unknown_class || e == amqp::errc::unknown_method) {
+      _state = state::closed;
+      _transport.abort();
+      return false;
+    }
+    fail(undecodable(amqp::peek_method_id(f.payload), f.payload.subspan(std::min<std::size_t>(4, f.payload.size()))), 0);
+    return false;
+  }
+  const amqp::method& m = *decoded;
+
+  if (ch == nullptr) {
+    if (!std::holds_alternative<amqp::channel_open>(m)) {
+      fail(make_error(reply_code::channel_error, "expected 'channel.open'", amqp::id_of(m)), f.channel);
+      return false;
+    }
+    if (f.channel > _channel_max) {
+      fail(make_error(reply_code::channel_error, "channel number " + std::to_string(f.channel) + " exceeds channel_max " +
+                                                     std::to_string(_channel_max), amqp::channel_open::id),
+           0);
+      return false;
+    }
+    if (_channels.size() <= f.channel) _channels.resize(f.channel + 1u);
+    _channels[f.channel] = std::make_unique<channel>(*this, f.channel);
+    send(f.channel, amqp::channel_open_ok{});
+    return true;
+  }
+
+  if (ch->closing()) {
+    // Waiting for close-ok: everything else on this channel is dropped (spec §1.5.2.5).
+    if (std::holds_alternative<amqp::channel_close_ok>(m)) {
+      _channels[f.channel].reset();
+    } else if (std::holds_alternative<amqp::channel_close>(m)) {
+      send(f.channel, amqp::channel_close_ok{});
+      _channels[f.channel].reset();
+    }
+    return true;
+  }
+  if (std::holds_alternative<amqp::channel_close>(m)) {
+    ch->release();
+    _channels[f.channel].reset();
+    send(f.channel, amqp::channel_close_ok{});
+    return true;
+  }
+  if (std::holds_alternative<amqp::channel_close_ok>(m)) return true;
+  if (std::holds_alternative<amqp::channel_open>(m)) {
+    fail(make_error(reply_code::channel_error, "second 'channel.open' seen", amqp::channel_open::id), f.channel);
+    return false;
+  }
+  if (auto error = ch->on_method(m)) {
+    fail(*error, f.channel);
+    return _state == state::open;
+  }
+  if (ch->awaiting()) {
+    _reading_paused = true;
+    _transport.pause_reading(true);
+    return false;
+  }
+  return true;
+}
+
+void connection::fail(const protocol_error& e, std::uint16_t channel_number) {
+  auto room = _transport.reserve(frame_room);
+  amqp::byte_writer w{room};
+  if (e.connection_level || channel_number == 0) {
+    protocol_error hard = e;
+    hard.connection_level = true;
+    write_close(w, 0, hard);
+    _transport.commit(w.position());
+    release_channels();
+    _state = state::closing;
+    _closing_since = _host.now();
+    if (_reading_paused) resume_reading();
+    return;
+  }
+  write_close(w, channel_number, e);
+  _transport.commit(w.position());
+  if (channel* ch = find_channel(channel_number)) {
+    ch->release();
+    ch->start_closing();
+  }
+}
+
+void connection::channel_failed(std::uint16_t number, const protocol_error& e) { fail(e, number); }
+
+void connection::resume_reading() {
+  if (!_reading_paused) return;
+  _reading_paused = false;
+  _transport.pause_reading(false);
+}
+
+void connection::remember_exclusive(engine::queue_target q) { _exclusive_queues.push_back(q); }
+
+void connection::forget_exclusive(engine::queue_id q) {
+  std::erase_if(_exclusive_queues, [&](const engine::queue_target& t) { return t.queue == q; });
+}
+
+void connection::on_command(engine::command&& c) {
+  std::visit(
+      [&](auto&& cmd) {
+        using C = std::decay_t<decltype(cmd)>;
+        auto& out = _host.outbox();
+        if constexpr (std::is_same_v<C, engine::deliver_cmd>) {
+          channel* ch = find_channel(cmd.consumer.channel);
+          if (ch != nullptr) {
+            ch->on_deliver(std::move(cmd));
+          } else if (cmd.dseq != 0) {
+            out.post(cmd.owner, engine::settle_cmd{cmd.queue, engine::settle_action::requeue, {cmd.dseq}});
+          }
+        } else if constexpr (std::is_same_v<C, engine::channel_reply_cmd>) {
+          channel* ch = find_channel(cmd.to.channel);
+          if (ch != nullptr) {
+            ch->on_reply(std::move(cmd.payload));
+          } else if (auto* got = std::get_if<engine::get_result>(&cmd.payload); got && got->msg && got->dseq != 0) {
+            out.post(got->owner, engine::settle_cmd{got->queue, engine::settle_action::requeue, {got->dseq}});
+          }
+        } else if constexpr (std::is_same_v<C, engine::consumer_cancelled_cmd>) {
+          if (channel* ch = find_channel(cmd.consumer.channel)) ch->on_consumer_cancelled(cmd.consumer);
+        }
+      },
+      std::move(c));
+}
+
+void connection::on_tick() {
+  const auto now = _host.now();
+  switch (_state) {
+    case state::header:
+    case state::start_sent:
+    case state::tune_sent:
+    case state::opening:
+      if (now - _opened_at > handshake_timeout) {
+        _state = state::closed;
+        _transport.abort();
+      }
+      return;
+    case state::closing:
+      if (now - _closing_since > close_ok_timeout) {
+        _state = state::closed;
+        _transport.close();
+      }
+      return;
+    case state::open:
+      break;
+    case state::closed:
+      return;
+  }
+  if (_heartbeat == 0) return;
+  const std::chrono::seconds interval{_heartbeat};
+  // A peer silent for two intervals is gone (RabbitMQ: "missed heartbeats from client").
+  if (now - _last_received > 2 * interval) {
+    release_channels();
+    _state = state::closed;
+    _transport.abort();
+    return;
+  }
+  if (now - _last_heartbeat_sent >= interval / 2) {
+    auto room = _transport.reserve(amqp::frame_overhead);
+    amqp::byte_writer w{room};
+    amqp::write_heartbeat_frame(w);
+    _transport.commit(w.position());
+    _last_heartbeat_sent = now;
+  }
+}
+
+void connection::release_channels() {
+  if (_released) return;
+  _released = true;
+  for (auto& c : _channels) {
+    if (c) c->release();
+  }
+  auto& out = _host.outbox();
+  for (const auto& q : _exclusive_queues) out.post(q.owner, engine::channel_gone_cmd{q.queue, _key, 0});
+  _exclusive_queues.clear();
+}
+
+void connection::shutdown() {
+  if (_state == state::closed) return;
+  if (_state != state::closing) {
+    fail(make_error(reply_code::connection_forced, "broker forced connection closure with reason 'shutdown'"), 0);
+  }
+  _state = state::closed;
+  _transport.close();
+}
+
+void connection::on_closed() {
+  release_channels();
+  _state = state::closed;
+}
+
+}  // namespace haremq::session

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/command.h"
+#include "engine/ids.h"
+#include "engine/session/channel.h"
+#include "engine/session/host.h"
+#include "engine/session/reply.h"
+#include "net/amqp/frame.h"
+#include "net/amqp/method_codec.h"
+#include "net/amqp/methods.h"
+
+// One client connection: the protocol header, the handshake (start, start-ok with PLAIN or
+// AMQPLAIN, tune, tune-ok, open), heartbeats, channel 0's close handshake, and dispatch of
+// frames to channels. Bytes in, frames out through its transport; no I/O of its own. Lives
+// on one worker; not thread-safe.
+namespace haremq::session {
+
+class connection {
+ public:
+  connection(host& h, transport& t, engine::connection_key key, bool peer_is_loopback);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Handles received bytes; returns how many were consumed (the rest are offered again).
+  std::size_t on_data(amqp::bytes_view data);
+  // Periodic: heartbeats and the handshake deadline.
+  void on_tick();
+  // A command from a queue owner for one of this connection's channels.
+  void on_command(engine::command&& c);
+  // The socket is gone: consumers stop, unacked deliveries go back, exclusive queues go.
+  void on_closed();
+  // The broker is stopping: connection.close with 320 CONNECTION_FORCED, then the socket closes.
+  void shutdown();
+
+  // For channels.
+  host& host_ref() noexcept { return _host; }
+  transport& out() noexcept { return _transport; }
+  engine::connection_key key() const noexcept { return _key; }
+  const std::string& vhost() const noexcept { return _vhost; }
+  const std::string& user() const noexcept { return _user; }
+  std::uint32_t frame_max() const noexcept { return _frame_max; }
+  void resume_reading();
+  // A reply from a queue owner refused what the channel asked: close it (or the connection).
+  void channel_failed(std::uint16_t number, const protocol_error& e);
+  void remember_exclusive(engine::queue_target q);
+  void forget_exclusive(engine::queue_id q);
+
+  // Writes one method frame on `channel`.
+  template <class M>
+  void send(std::uint16_t channel, const M& m) {
+    auto room = _transport.reserve(frame_room);
+    amqp::byte_writer w{room};
+    amqp::write_method_frame(w, channel, m);
+    _transport.commit(w.position());
+  }
+  static constexpr std::size_t frame_room = 1024;  // any method frame the broker sends fits
+
+ private:
+  enum class state { header, start_sent, tune_sent, opening, open, closing, closed };
+
+  // Returns false when processing of the input must stop.
+  bool handle_frame(const amqp::frame& f);
+  bool handle_connection_method(const amqp::method& m);
+  bool handle_channel_frame(const amqp::frame& f);
+  void fail(const protocol_error& e, std::uint16_t channel);
+  bool authenticate(const amqp::connection_start_ok& m, std::string& mechanism_error);
+  void send_start();
+  channel* find_channel(std::uint16_t number) noexcept;
+  void close_channel(std::uint16_t number);
+  void release_channels();
+
+  host& _host;
+  transport& _transport;
+  engine::connection_key _key;
+  bool _peer_is_loopback;
+  state _state = state::header;
+  std::string _vhost;
+  std::string _user;
+  std::uint16_t _channel_max = 0;
+  std::uint32_t _frame_max = amqp::frame_min_size;  // before tune-ok: the spec's minimum
+  std::uint16_t _heartbeat = 0;
+  std::chrono::steady_clock::time_point _opened_at;
+  std::chrono::steady_clock::time_point _last_received;
+  std::chrono::steady_clock::time_point _last_heartbeat_sent;
+  std::chrono::steady_clock::time_point _closing_since;
+  std::vector<std::unique_ptr<channel>> _channels;  // index: channel number
+  std::vector<engine::queue_target> _exclusive_queues;
+  bool _reading_paused = false;
+  bool _released = false;
+};
+
+}  // namespace haremq::session

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+
+#include "engine/command.h"
+#include "engine/outbox.h"
+#include "engine/queue.h"
+#include "engine/topology.h"
+
+// The queues one worker owns, and the handling of every command addressed to them.
+// Lives on its worker's thread; not thread-safe.
+namespace haremq::engine {
+
+class shard : private queue::delivery_sink {
+ public:
+  shard(worker_id self, topology_store& topology, outbox& out) : _self(self), _topology(topology), _out(out) {}
+
+  worker_id self() const noexcept { return _self; }
+  // Creates the queue object of a queue just declared on this worker.
+  void create_queue(const queue_record& record);
+  queue* find(queue_id id) noexcept;
+  std::size_t queue_count() const noexcept { return _queues.size(); }
+
+  void handle(enqueue_cmd&& c);
+  void handle(consume_cmd&& c);
+  void handle(cancel_cmd&& c);
+  void handle(settle_cmd&& c);
+  void handle(channel_gone_cmd&& c);
+  void handle(get_cmd&& c);
+  void handle(queue_op_cmd&& c);
+
+ private:
+  void deliver(deliver_cmd&& d) override {
+    d.owner = _self;
+    _out.post(d.consumer.connection.worker, std::move(d));
+  }
+  void reply(reply_to to, reply_payload&& payload) {
+    _out.post(to.connection.worker, channel_reply_cmd{to, std::move(payload)});
+  }
+  reply_error missing(queue_id id) const;
+  // Removes the queue from the topology and the shard; consumers are told when `notify`.
+  void remove(queue& q, bool notify_consumers);
+  void after_consumer_left(queue& q);
+
+  worker_id _self;
+  topology_store& _topology;
+  outbox& _out;
+  std::unordered_map<queue_id, std::unique_ptr<queue>> _queues;
+};
+
+}  // namespace haremq::engine

@@ -1,0 +1,410 @@
+#include "engine/topology.h"
+
+#include <algorithm>
+#include <array>
+#include <random>
+
+#include "engine/arguments.h"
+
+namespace haremq::engine {
+namespace {
+
+std::string in_vhost(std::string_view vhost) { return "in vhost '" + std::string(vhost) + "'"; }
+
+topology_error error(amqp::reply_code code, std::string text) {
+  return topology_error{code, std::string(amqp::reply_name(code)) + " - " + std::move(text)};
+}
+
+topology_error no_exchange(std::string_view vhost, std::string_view name) {
+  return error(amqp::reply_code::not_found, "no exchange '" + std::string(name) + "' " + in_vhost(vhost));
+}
+
+topology_error no_queue(std::string_view vhost, std::string_view name) {
+  return error(amqp::reply_code::not_found, "no queue '" + std::string(name) + "' " + in_vhost(vhost));
+}
+
+topology_error default_exchange_refused() {
+  return error(amqp::reply_code::access_refused, "operation not permitted on the default exchange");
+}
+
+topology_error reserved_name(std::string_view what, std::string_view name) {
+  return error(amqp::reply_code::access_refused,
+               std::string(what) + " name '" + std::string(name) + "' contains reserved prefix 'amq.*'");
+}
+
+topology_error locked(std::string_view vhost, std::string_view name) {
+  return error(amqp::reply_code::resource_locked,
+               "cannot obtain exclusive access to locked queue '" + std::string(name) + "' " + in_vhost(vhost) +
+                   ". It could be originally declared on another connection or the exclusive property value does "
+                   "not match that of the original declaration.");
+}
+
+std::optional<topology_error> inequivalent(std::string_view what, std::string_view name, std::string_view vhost,
+                                           std::string_view arg, std::string_view received, std::string_view current) {
+  return error(amqp::reply_code::precondition_failed,
+               "inequivalent arg '" + std::string(arg) + "' for " + std::string(what) + " '" + std::string(name) + "' " +
+                   in_vhost(vhost) + ": received " + std::string(received) + " but current is " + std::string(current));
+}
+
+std::string quoted_bool(bool b) { return b ? "'true'" : "'false'"; }
+
+std::vector<std::byte> owned(const amqp::field_table& t) { return {t.bytes().begin(), t.bytes().end()}; }
+
+bool reserved(std::string_view name) { return name.substr(0, 4) == "amq."; }
+
+// RabbitMQ's server-generated names: "amq.gen-" and 22 characters of URL-safe base64.
+std::string generated_queue_name() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string name = "amq.gen-";
+  for (int i = 0; i < 22; ++i) name += alphabet[rng() % 64];
+  return name;
+}
+
+bool exclusive_to_other(const queue_record& q, connection_key connection) {
+  return q.settings.exclusive && !(q.settings.exclusive_owner == connection);
+}
+
+}  // namespace
+
+topology_store::topology_store() { add_vhost("/"); }
+
+void topology_store::add_vhost(std::string name) {
+  vhost_record v;
+  v.name = name;
+  // Every vhost has the default exchange and the amq.* ones (RabbitMQ's set).
+  struct predeclared {
+    const char* name;
+    exchange_type type;
+    bool internal;
+  };
+  static constexpr std::array<predeclared, 7> defaults{{{"", exchange_type::direct, false},
+                                                         {"amq.direct", exchange_type::direct, false},
+                                                         {"amq.fanout", exchange_type::fanout, false},
+                                                         {"amq.topic", exchange_type::topic, false},
+                                                         {"amq.headers", exchange_type::headers, false},
+                                                         {"amq.match", exchange_type::headers, false},
+                                                         {"amq.rabbitmq.trace", exchange_type::topic, true}}};
+  for (const auto& d : defaults) {
+    exchange_record x;
+    x.name = d.name;
+    x.type = d.type;
+    x.durable = true;
+    x.internal = d.internal;
+    x.id = _next_exchange_id++;
+    v.exchanges.emplace(x.name, std::move(x));
+  }
+  _vhosts.emplace(name, std::move(v));
+  changed();
+}
+
+bool topology_store::vhost_exists(std::string_view vhost) const {
+  std::lock_guard lock(_mutex);
+  return _vhosts.find(vhost) != _vhosts.end();
+}
+
+std::optional<topology_error> topology_store::declare_exchange(std::string_view vhost, const exchange_declaration& d) {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return no_exchange(vhost, d.name);
+  auto& exchanges = v->second.exchanges;
+  const auto existing = exchanges.find(d.name);
+  if (d.passive) {
+    if (existing == exchanges.end()) return no_exchange(vhost, d.name);
+    return std::nullopt;
+  }
+  if (d.name.empty()) return default_exchange_refused();
+  if (reserved(d.name)) return reserved_name("exchange", d.name);
+  const auto type = parse_exchange_type(d.type);
+  if (!type) {
+    return error(amqp::reply_code::command_invalid, "unknown exchange type '" + std::string(d.type) + "'");
+  }
+  if (existing != exchanges.end()) {
+    const exchange_record& x = existing->second;
+    if (x.type != *type) {
+      return inequivalent("exchange", d.name, vhost, "type", "'" + std::string(d.type) + "'",
+                          "'" + std::string(name_of(x.type)) + "'");
+    }
+    if (x.durable != d.durable) {
+      return inequivalent("exchange", d.name, vhost, "durable", quoted_bool(d.durable), quoted_bool(x.durable));
+    }
+    if (x.auto_delete != d.auto_delete) {
+      return inequivalent("exchange", d.name, vhost, "auto_delete", quoted_bool(d.auto_delete),
+                          quoted_bool(x.auto_delete));
+    }
+    if (x.internal != d.internal) {
+      return inequivalent("exchange", d.name, vhost, "internal", quoted_bool(d.internal), quoted_bool(x.internal));
+    }
+    if (auto e = compare_arguments("exchange", d.name, vhost, exchange_equivalence_keys(),
+                                   amqp::field_table::trusted(x.arguments), d.arguments)) {
+      return e;
+    }
+    return std::nullopt;
+  }
+  exchange_record x;
+  x.name = std::string(d.name);
+  x.type = *type;
+  x.durable = d.durable;
+  x.auto_delete = d.auto_delete;
+  x.internal = d.internal;
+  x.arguments = owned(d.arguments);
+  x.id = _next_exchange_id++;
+  exchanges.emplace(x.name, std::move(x));
+  changed();
+  return std::nullopt;
+}
+
+std::optional<topology_error> topology_store::delete_exchange(std::string_view vhost, std::string_view name,
+                                                              bool if_unused) {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return std::nullopt;
+  if (name.empty()) return default_exchange_refused();
+  if (reserved(name)) return reserved_name("exchange", name);
+  auto& exchanges = v->second.exchanges;
+  const auto it = exchanges.find(name);
+  if (it == exchanges.end()) return std::nullopt;  // RabbitMQ: deleting what is not there is fine
+  if (if_unused && !it->second.bindings.empty()) {
+    return error(amqp::reply_code::precondition_failed,
+                 "exchange '" + std::string(name) + "' " + in_vhost(vhost) + " in use");
+  }
+  const destination gone{destination::kind::exchange, it->second.id};
+  exchanges.erase(it);
+  for (auto& [_, x] : exchanges) {
+    std::erase_if(x.bindings, [&](const binding_record& b) { return b.to == gone; });
+  }
+  changed();
+  return std::nullopt;
+}
+
+std::variant<queue_record, topology_error> topology_store::declare_queue(std::string_view vhost,
+                                                                         const queue_declaration& d, worker_id owner,
+                                                                         connection_key connection) {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return no_queue(vhost, d.name);
+  auto& queues = v->second.queues;
+  if (!d.passive && !d.name.empty() && reserved(d.name)) return reserved_name("queue", d.name);
+  const auto existing = d.name.empty() ? queues.end() : queues.find(d.name);
+  if (existing != queues.end()) {
+    const queue_record& q = existing->second;
+    if (exclusive_to_other(q, connection)) return locked(vhost, d.name);
+    if (d.passive) return q;
+    if (q.settings.durable != d.durable) {
+      return *inequivalent("queue", d.name, vhost, "durable", quoted_bool(d.durable), quoted_bool(q.settings.durable));
+    }
+    if (q.settings.exclusive != d.exclusive) return locked(vhost, d.name);
+    if (q.settings.auto_delete != d.auto_delete) {
+      return *inequivalent("queue", d.name, vhost, "auto_delete", quoted_bool(d.auto_delete),
+                           quoted_bool(q.settings.auto_delete));
+    }
+    if (auto e = compare_arguments("queue", d.name, vhost, queue_equivalence_keys(),
+                                   amqp::field_table::trusted(q.settings.arguments), d.arguments)) {
+      return *e;
+    }
+    return q;
+  }
+  if (d.passive) return no_queue(vhost, d.name);
+
+  queue_record q;
+  q.id = queue_id{_next_queue_id++};
+  q.owner = owner;
+  q.settings.name = !d.name.empty() ? std::string(d.name) : _generate_name ? _generate_name() : generated_queue_name();
+  q.settings.vhost = std::string(vhost);
+  q.settings.durable = d.durable;
+  q.settings.exclusive = d.exclusive;
+  q.settings.auto_delete = d.auto_delete;
+  q.settings.exclusive_owner = d.exclusive ? connection : connection_key{};
+  q.settings.arguments = owned(d.arguments);
+  queues.emplace(q.settings.name, q);
+  changed();
+  return q;
+}
+
+std::variant<queue_record, topology_error> topology_store::find_queue(std::string_view vhost, std::string_view name,
+                                                                      connection_key connection) const {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return no_queue(vhost, name);
+  const auto it = v->second.queues.find(name);
+  if (it == v->second.queues.end()) return no_queue(vhost, name);
+  if (exclusive_to_other(it->second, connection)) return locked(vhost, name);
+  return it->second;
+}
+
+bool topology_store::remove_queue(std::string_view vhost, queue_id id) {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return false;
+  auto& queues = v->second.queues;
+  const auto it = std::find_if(queues.begin(), queues.end(), [&](const auto& kv) { return kv.second.id == id; });
+  if (it == queues.end()) return false;
+  queues.erase(it);
+  const destination gone{destination::kind::queue, id.value};
+  for (auto x = v->second.exchanges.begin(); x != v->second.exchanges.end();) {
+    const std::size_t before = x->second.bindings.size();
+    std::erase_if(x->second.bindings, [&](const binding_record& b) { return b.to == gone; });
+    // An auto-delete exchange goes with its last binding (RabbitMQ semantics).
+    if (x->second.auto_delete && before > 0 && x->second.bindings.empty()) {
+      x = v->second.exchanges.erase(x);
+    } else {
+      ++x;
+    }
+  }
+  changed();
+  return true;
+}
+
+std::optional<topology_error> topology_store::bind(std::string_view vhost, binding_kind kind,
+                                                   std::string_view destination_name, std::string_view source,
+                                                   std::string_view routing_key, amqp::field_table arguments,
+                                                   connection_key connection) {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return no_exchange(vhost, source);
+  auto& exchanges = v->second.exchanges;
+  if (source.empty() || (kind == binding_kind::exchange && destination_name.empty())) {
+    return default_exchange_refused();
+  }
+  const auto src = exchanges.find(source);
+  if (src == exchanges.end()) return no_exchange(vhost, source);
+  destination to;
+  if (kind == binding_kind::queue) {
+    const auto q = v->second.queues.find(destination_name);
+    if (q == v->second.queues.end()) return no_queue(vhost, destination_name);
+    if (exclusive_to_other(q->second, connection)) return locked(vhost, destination_name);
+    to = destination{destination::kind::queue, q->second.id.value};
+  } else {
+    const auto dst = exchanges.find(destination_name);
+    if (dst == exchanges.end()) return no_exchange(vhost, destination_name);
+    to = destination{destination::kind::exchange, dst->second.id};
+  }
+  auto& bindings = src->second.bindings;
+  const auto same = [&](const binding_record& b) {
+    return b.to == to && b.routing_key == routing_key &&
+           amqp::field_table::trusted(b.arguments) == arguments;
+  };
+  if (std::none_of(bindings.begin(), bindings.end(), same)) {
+    bindings.push_back(binding_record{to, std::string(routing_key), owned(arguments)});
+    changed();
+  }
+  return std::nullopt;
+}
+
+std::optional<topology_error> topology_store::unbind(std::string_view vhost, binding_kind kind,
+                                                     std::string_view destination_name, std::string_view source,
+                                                     std::string_view routing_key, amqp::field_table arguments,
+                                                     connection_key connection) {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return no_exchange(vhost, source);
+  auto& exchanges = v->second.exchanges;
+  if (source.empty()) return default_exchange_refused();
+  const auto src = exchanges.find(source);
+  if (src == exchanges.end()) return no_exchange(vhost, source);
+  destination to;
+  if (kind == binding_kind::queue) {
+    const auto q = v->second.queues.find(destination_name);
+    if (q == v->second.queues.end()) return no_queue(vhost, destination_name);
+    if (exclusive_to_other(q->second, connection)) return locked(vhost, destination_name);
+    to = destination{destination::kind::queue, q->second.id.value};
+  } else {
+    const auto dst = exchanges.find(destination_name);
+    if (dst == exchanges.end()) return no_exchange(vhost, destination_name);
+    to = destination{destination::kind::exchange, dst->second.id};
+  }
+  auto& bindings = src->second.bindings;
+  const std::size_t removed = std::erase_if(bindings, [&](const binding_record& b) {
+    return b.to == to && b.routing_key == routing_key && amqp::field_table::trusted(b.arguments) == arguments;
+  });
+  if (removed > 0) {
+    if (src->second.auto_delete && bindings.empty()) exchanges.erase(src);
+    changed();
+  }
+  return std::nullopt;
+}
+
+std::pair<std::map<std::string, vhost_record, std::less<>>, std::uint64_t> topology_store::snapshot() const {
+  std::lock_guard lock(_mutex);
+  return {_vhosts, _version.load(std::memory_order_acquire)};
+}
+
+void topology_replica::refresh() {
+  if (_store.version() == _version) return;
+  auto [vhosts, version] = _store.snapshot();
+  _vhosts.clear();
+  for (auto& [name, record] : vhosts) {
+    vhost_view& view = _vhosts[name];
+    for (auto& [xname, x] : record.exchanges) {
+      auto [it, _] = view.exchanges.emplace(xname, exchange_view{exchange_record{}, binding_table{x.type}});
+      for (const auto& b : x.bindings) {
+        it->second.table.add(b.to, b.routing_key, amqp::field_table::trusted(b.arguments));
+      }
+      x.bindings.clear();
+      it->second.record = std::move(x);
+      view.exchanges_by_id[it->second.record.id] = &it->second;
+    }
+    view.queues = std::move(record.queues);
+    for (const auto& [_, q] : view.queues) view.queues_by_id[q.id.value] = &q;
+  }
+  _version = version;
+}
+
+const exchange_record* topology_replica::find_exchange(std::string_view vhost, std::string_view name) const {
+  const auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return nullptr;
+  const auto x = v->second.exchanges.find(name);
+  return x == v->second.exchanges.end() ? nullptr : &x->second.record;
+}
+
+bool topology_replica::route(std::string_view vhost, std::string_view exchange, std::string_view routing_key,
+                             const message& msg, std::vector<queue_target>& out) {
+  const auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return false;
+  const vhost_view& view = v->second;
+  const auto x = view.exchanges.find(exchange);
+  if (x == view.exchanges.end()) return false;
+
+  auto add_queue = [&](std::uint32_t id) {
+    const auto q = view.queues_by_id.find(id);
+    if (q == view.queues_by_id.end()) return;
+    const queue_target t{q->second->id, q->second->owner};
+    if (std::none_of(out.begin(), out.end(), [&](const queue_target& o) { return o.queue == t.queue; })) {
+      out.push_back(t);
+    }
+  };
+
+  if (exchange.empty()) {  // the default exchange: every queue, bound by its own name
+    const auto q = view.queues.find(routing_key);
+    if (q != view.queues.end()) out.push_back(queue_target{q->second.id, q->second.owner});
+    return true;
+  }
+
+  // Exchange-to-exchange bindings are followed breadth-first, each exchange once.
+  _pending.clear();
+  _visited_exchanges.clear();
+  _pending.push_back(&x->second);
+  _visited_exchanges.push_back(x->second.record.id);
+  amqp::field_table headers;
+  bool headers_decoded = false;
+  for (std::size_t i = 0; i < _pending.size(); ++i) {
+    _scratch.clear();
+    if (_pending[i]->record.type == exchange_type::headers && !headers_decoded) {
+      headers = msg.decode_properties().headers;
+      headers_decoded = true;
+    }
+    _pending[i]->table.route(routing_key, headers, _scratch);
+    for (const destination& d : _scratch) {
+      if (d.what == destination::kind::queue) {
+        add_queue(d.id);
+      } else if (std::find(_visited_exchanges.begin(), _visited_exchanges.end(), d.id) == _visited_exchanges.end()) {
+        _visited_exchanges.push_back(d.id);
+        const auto next = view.exchanges_by_id.find(d.id);
+        if (next != view.exchanges_by_id.end()) _pending.push_back(next->second);
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace haremq::engine

@@ -1,0 +1,172 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/binding_table.h"
+#include "engine/command.h"
+#include "engine/exchange_type.h"
+#include "engine/ids.h"
+#include "engine/queue.h"
+#include "net/amqp/field_table.h"
+
+// The broker's topology: vhosts, their exchanges with bindings, and the directory of their
+// queues (name -> id, owning worker, settings). Changes are rare and may come from any
+// worker: they take one mutex, apply in order, and bump a version. Routing never takes the
+// mutex: each worker keeps a replica (topology_replica) that it rebuilds when it sees a
+// newer version, so the message path reads only worker-private memory.
+namespace haremq::engine {
+
+struct binding_record {
+  destination to;
+  std::string routing_key;
+  std::vector<std::byte> arguments;
+};
+
+struct exchange_record {
+  std::string name;
+  exchange_type type = exchange_type::direct;
+  bool durable = false;
+  bool auto_delete = false;
+  bool internal = false;
+  std::vector<std::byte> arguments;
+  std::uint32_t id = 0;
+  std::vector<binding_record> bindings;
+};
+
+struct queue_record {
+  queue_id id;
+  worker_id owner;
+  queue_settings settings;
+};
+
+struct vhost_record {
+  std::string name;
+  std::map<std::string, exchange_record, std::less<>> exchanges;
+  std::map<std::string, queue_record, std::less<>> queues;
+};
+
+// What a declare, bind or delete answers when it cannot be done: the reply code and
+// RabbitMQ's text for it.
+using topology_error = reply_error;
+
+struct exchange_declaration {
+  std::string_view name;
+  std::string_view type;
+  bool passive = false;
+  bool durable = false;
+  bool auto_delete = false;
+  bool internal = false;
+  amqp::field_table arguments;
+};
+
+struct queue_declaration {
+  std::string_view name;  // empty: the server names it
+  bool passive = false;
+  bool durable = false;
+  bool exclusive = false;
+  bool auto_delete = false;
+  amqp::field_table arguments;
+};
+
+enum class binding_kind { queue, exchange };
+
+class topology_store {
+ public:
+  topology_store();
+
+  // The version every change bumps; read lock-free by the replicas.
+  std::uint64_t version() const noexcept { return _version.load(std::memory_order_acquire); }
+
+  bool vhost_exists(std::string_view vhost) const;
+
+  // exchange.declare: creates, or checks an existing one is equivalent.
+  std::optional<topology_error> declare_exchange(std::string_view vhost, const exchange_declaration& d);
+  std::optional<topology_error> delete_exchange(std::string_view vhost, std::string_view name, bool if_unused);
+
+  // queue.declare of a new queue places it on `owner`; an existing one answers its record.
+  // `connection` is the declaring connection (exclusive queues are its own).
+  std::variant<queue_record, topology_error> declare_queue(std::string_view vhost, const queue_declaration& d,
+                                                           worker_id owner, connection_key connection);
+  // The queue named `name`, checked for exclusive use by `connection` (405 otherwise).
+  std::variant<queue_record, topology_error> find_queue(std::string_view vhost, std::string_view name,
+                                                        connection_key connection) const;
+  // Removes a queue and every binding to it; false if it was not there.
+  bool remove_queue(std::string_view vhost, queue_id id);
+
+  std::optional<topology_error> bind(std::string_view vhost, binding_kind kind, std::string_view destination,
+                                     std::string_view source, std::string_view routing_key,
+                                     amqp::field_table arguments, connection_key connection);
+  std::optional<topology_error> unbind(std::string_view vhost, binding_kind kind, std::string_view destination,
+                                       std::string_view source, std::string_view routing_key,
+                                       amqp::field_table arguments, connection_key connection);
+
+  // Replaces how server-named queues are named (tests replaying a capture use RabbitMQ's).
+  void set_name_generator(std::function<std::string()> generate) { _generate_name = std::move(generate); }
+
+  // A copy of the whole topology and its version, for a replica.
+  std::pair<std::map<std::string, vhost_record, std::less<>>, std::uint64_t> snapshot() const;
+
+ private:
+  void add_vhost(std::string name);
+  void changed() noexcept { _version.fetch_add(1, std::memory_order_acq_rel); }
+
+  mutable std::mutex _mutex;
+  std::map<std::string, vhost_record, std::less<>> _vhosts;
+  std::atomic<std::uint64_t> _version{1};
+  std::uint32_t _next_exchange_id = 1;
+  std::uint32_t _next_queue_id = 1;
+  std::function<std::string()> _generate_name;
+};
+
+// Where a routed message goes: a queue and its owner.
+struct queue_target {
+  queue_id queue;
+  worker_id owner;
+};
+
+// One worker's private, read-only copy of the topology, used to route messages without
+// locks. Not thread-safe (one per worker).
+class topology_replica {
+ public:
+  explicit topology_replica(const topology_store& store) : _store(store) {}
+
+  // Rebuilds the replica if the store has changed since; cheap when it has not.
+  void refresh();
+
+  // The queues a message published to `exchange` reaches (exchange-to-exchange bindings
+  // followed, each queue once); false if there is no such exchange. The message's headers
+  // are decoded only if a headers exchange is on the way.
+  bool route(std::string_view vhost, std::string_view exchange, std::string_view routing_key, const message& msg,
+             std::vector<queue_target>& out);
+
+  const exchange_record* find_exchange(std::string_view vhost, std::string_view name) const;
+
+ private:
+  struct exchange_view {
+    exchange_record record;  // without its bindings: those are in `table`
+    binding_table table;
+  };
+  struct vhost_view {
+    std::map<std::string, exchange_view, std::less<>> exchanges;
+    std::map<std::string, queue_record, std::less<>> queues;
+    std::map<std::uint32_t, const exchange_view*> exchanges_by_id;
+    std::map<std::uint32_t, const queue_record*> queues_by_id;
+  };
+
+  const topology_store& _store;
+  std::uint64_t _version = 0;
+  std::map<std::string, vhost_view, std::less<>> _vhosts;
+  std::vector<destination> _scratch;
+  std::vector<const exchange_view*> _pending;
+  std::vector<std::uint32_t> _visited_exchanges;
+};
+
+}  // namespace haremq::engine

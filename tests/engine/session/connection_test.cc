@@ -1,0 +1,149 @@
+// Covers: a whole session replayed from the pika <-> RabbitMQ capture (handshake, declares,
+// publish with every property, confirms, mandatory return, get, nack, two consumers, acks,
+// deletes, close) answered frame for frame as RabbitMQ answered; the protocol header;
+// frame errors with RabbitMQ's texts; bad logins; channel errors.
+// Not yet: heartbeat timing (integration tests), multi-worker routing (integration tests).
+#include "engine/session/connection.h"
+
+#include <gtest/gtest.h>
+
+#include "net/amqp/method_codec.h"
+#include "tests/engine/session/session_harness.h"
+#include "tests/support/data_files.h"
+#include "tests/support/tshark_render.h"
+
+namespace haremq::test {
+namespace {
+
+std::string show(const std::vector<tshark_line>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += std::string(static_cast<std::size_t>(l.indent), ' ') + l.text + "\n";
+  return out;
+}
+
+std::vector<std::byte> raw(std::initializer_list<int> v) {
+  std::vector<std::byte> out;
+  for (int x : v) out.push_back(static_cast<std::byte>(x));
+  return out;
+}
+
+TEST(SessionReplay, SeedflowIsAnsweredAsRabbitMqAnswered) {
+  fake_host host;
+  // The capture's client binds the queue name RabbitMQ generated; generate the same one.
+  host.topology().set_name_generator([] { return std::string("amq.gen-L51Ow9ieO44WVYh7h5W_dQ"); });
+  scripted_client client(host);
+  client.send(read_data_file("seedflow.client-to-server.bin"));
+
+  const auto ours = client.take_frames();
+  const auto theirs = feed_whole(read_data_file("seedflow.server-to-client.bin"), 0).frames;
+  ASSERT_EQ(ours.size(), theirs.size());
+  for (std::size_t i = 0; i < ours.size(); ++i) {
+    if (i == 0) {  // connection.start: our own product and properties
+      EXPECT_EQ(amqp::peek_method_id(ours[0].payload), amqp::connection_start::id);
+      continue;
+    }
+    EXPECT_EQ(show(render_tshark(ours[i])), show(render_tshark(theirs[i]))) << "frame " << i;
+  }
+  EXPECT_TRUE(client.transport().closed);
+}
+
+TEST(SessionProtocolHeader, WrongHeaderIsAnsweredWithOursAndClosed) {
+  fake_host host;
+  scripted_client client(host);
+  const std::string_view http = "HTTP/1.1 GET /\r\n\r\n";
+  client.send(amqp::as_bytes(http));
+  const auto& w = client.transport().written;
+  ASSERT_EQ(w.size(), 8u);
+  EXPECT_TRUE(std::equal(w.begin(), w.end(), amqp::protocol_header.begin()));
+  EXPECT_TRUE(client.transport().closed);
+}
+
+// The handshake of the badframes scenario: header, start-ok PLAIN guest/guest, tune-ok, open.
+std::vector<std::byte> handshake(std::string_view password = "guest") {
+  std::vector<std::byte> out(amqp::protocol_header.begin(), amqp::protocol_header.end());
+  std::vector<std::byte> buf(4096);
+  amqp::byte_writer w{buf};
+  const std::string response = std::string("\0guest\0", 7) + std::string(password);
+  amqp::write_method_frame(w, 0, amqp::connection_start_ok{{}, "PLAIN", {response}, "en_US"});
+  amqp::write_method_frame(w, 0, amqp::connection_tune_ok{2047, 131072, 0});
+  amqp::write_method_frame(w, 0, amqp::connection_open{"/", "", false});
+  out.insert(out.end(), w.written().begin(), w.written().end());
+  return out;
+}
+
+std::string close_text(const owned_frame& f) {
+  auto m = amqp::decode_method(f.payload);
+  if (!m) return "undecodable";
+  if (const auto* c = std::get_if<amqp::connection_close>(&*m)) {
+    return std::to_string(c->reply_code) + " " + std::string(c->reply_text);
+  }
+  if (const auto* c = std::get_if<amqp::channel_close>(&*m)) {
+    return "channel " + std::to_string(c->reply_code) + " " + std::string(c->reply_text);
+  }
+  return std::string(amqp::name_of(*m));
+}
+
+class BadFrames : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    client.send(handshake());
+    const auto frames = client.take_frames();
+    ASSERT_EQ(frames.size(), 3u);  // start, tune, open-ok
+  }
+  std::string answer_to(const std::vector<std::byte>& bytes) {
+    client.send(bytes);
+    const auto frames = client.take_frames();
+    return frames.empty() ? "nothing" : close_text(frames.back());
+  }
+  fake_host host;
+  scripted_client client{host};
+};
+
+// The texts below are RabbitMQ's, from tests/data/badframes.client-output.txt.
+TEST_F(BadFrames, BadFrameEnd) {
+  EXPECT_EQ(answer_to(raw({1, 0, 0, 0, 0, 0, 4, 0, 20, 0, 10, 0})),
+            "501 FRAME_ERROR - type 1, all octets = <<0,20,0,10>>: {invalid_frame_end_marker,0}");
+}
+
+TEST_F(BadFrames, UnknownFrameType) {
+  EXPECT_EQ(answer_to(raw({9, 0, 0, 0, 0, 0, 0, 0xCE})), "501 FRAME_ERROR - type 9, all octets = <<>>: unknown_frame");
+}
+
+TEST_F(BadFrames, FrameTooLarge) {
+  auto bytes = raw({1, 0, 1, 0x00, 0x98, 0x96, 0x80});
+  bytes.resize(bytes.size() + 64);
+  EXPECT_EQ(answer_to(bytes), "501 FRAME_ERROR - type 1, all octets = <<>>: {frame_too_large,10000000,131064}");
+}
+
+TEST_F(BadFrames, UndecodableMethodOnUnopenedChannel) {
+  EXPECT_EQ(answer_to(raw({1, 0, 7, 0, 0, 0, 8, 0, 50, 0, 10, 0, 0, 0, 0, 0xCE})),
+            "501 FRAME_ERROR - cannot decode <<0,0,0,0>>");
+}
+
+TEST_F(BadFrames, UnknownMethodDropsTheConnection) {
+  client.send(raw({1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 99, 0xCE}));
+  EXPECT_TRUE(client.transport().aborted);
+}
+
+TEST(SessionLogin, BadPasswordIsRefused) {
+  fake_host host;
+  scripted_client client(host);
+  client.send(handshake("wrong"));
+  const auto frames = client.take_frames();
+  ASSERT_EQ(frames.size(), 2u);  // start, close
+  EXPECT_EQ(close_text(frames[1]),
+            "403 ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker "
+            "logfile.");
+}
+
+TEST(SessionLogin, GuestOnlyFromLoopback) {
+  fake_host host;
+  scripted_client client(host, /*loopback=*/false);
+  client.send(handshake());
+  const auto frames = client.take_frames();
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(close_text(frames[1]).substr(0, 17), "403 ACCESS_REFUSE");
+}
+
+}  // namespace
+}  // namespace haremq::test
