@@ -1,5 +1,7 @@
 #include "engine/arguments.h"
 
+#include "engine/headers_match.h"
+
 #include <array>
 #include <string>
 
@@ -91,6 +93,34 @@ std::optional<reply_error> compare_arguments(std::string_view what, std::string_
                            received_text + " but current is " + current_text};
   }
   return std::nullopt;
+}
+
+std::vector<std::byte> canonical_arguments(const amqp::field_table& arguments) {
+  if (arguments.empty()) return {};
+  std::vector<amqp::field_entry> entries;
+  sort_entries(arguments, entries);
+  std::vector<std::byte> out(arguments.bytes().size() + 4);
+  amqp::byte_writer w{out};
+  amqp::table_writer t{w};
+  for (const auto& e : entries) t.add(e.name, e.value);
+  const auto content = t.finish();
+  return {content.begin(), content.end()};
+}
+
+std::optional<reply_error> check_x_match(const amqp::field_table& arguments) {
+  if (parse_x_match(arguments)) return std::nullopt;
+  const auto mode = arguments.find("x-match");
+  std::string text = "PRECONDITION_FAILED - ";
+  if (mode && mode->type() == amqp::field_type::long_string) {
+    text += "Invalid x-match field value <<\"" + std::string(mode->as_string()) +
+            "\">>; expected all, any, all-with-x, or any-with-x";
+  } else if (mode) {
+    text += "Invalid x-match field type " + std::string(rabbit_type_name(mode->type())) + " (value " +
+            value_text(*mode) + "); expected longstr";
+  } else {
+    text += "Invalid x-match field";
+  }
+  return reply_error{amqp::reply_code::precondition_failed, std::move(text)};
 }
 
 }  // namespace haremq::engine

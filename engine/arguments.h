@@ -3,6 +3,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "engine/command.h"
 #include "net/amqp/field_table.h"
@@ -20,6 +21,13 @@ std::span<const std::string_view> exchange_equivalence_keys() noexcept;
 std::optional<reply_error> compare_arguments(std::string_view what, std::string_view name, std::string_view vhost,
                                              std::span<const std::string_view> keys, const amqp::field_table& current,
                                              const amqp::field_table& received);
+
+// A binding's arguments in the form that decides identity: entries sorted by name (stable),
+// as RabbitMQ sorts them, so {a,b} and {b,a} are the same binding.
+std::vector<std::byte> canonical_arguments(const amqp::field_table& arguments);
+
+// For a binding to a headers exchange: RabbitMQ's 406 when x-match is not a valid mode.
+std::optional<reply_error> check_x_match(const amqp::field_table& arguments);
 
 // RabbitMQ's name of a field type ("signedint", "longstr", ...), used in its texts.
 std::string_view rabbit_type_name(amqp::field_type t) noexcept;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <climits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -56,7 +57,16 @@ struct consume_cmd {
   std::uint16_t prefetch = 0;  // 0: unlimited
   bool no_ack = false;
   bool exclusive = false;
+  std::uint32_t channel_credit = UINT32_MAX;  // basic.qos global: the channel's room
   reply_to reply;
+};
+
+// consumer's worker -> queue owner: the consumer's channel has room for `credit` more
+// deliveries (basic.qos global=true); UINT32_MAX: no channel limit.
+struct credit_cmd {
+  queue_id queue;
+  consumer_address consumer;
+  std::uint32_t credit = UINT32_MAX;
 };
 
 struct cancel_cmd {
@@ -120,7 +130,7 @@ struct consumer_cancelled_cmd {
   consumer_address consumer;
 };
 
-using command = std::variant<enqueue_cmd, deliver_cmd, settle_cmd, consume_cmd, cancel_cmd, channel_gone_cmd,
-                             get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd>;
+using command = std::variant<enqueue_cmd, deliver_cmd, settle_cmd, consume_cmd, credit_cmd, cancel_cmd,
+                             channel_gone_cmd, get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd>;
 
 }  // namespace haremq::engine

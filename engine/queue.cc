@@ -14,7 +14,7 @@ std::optional<reply_error> queue::add_consumer(const consume_cmd& c) {
     return reply_error{amqp::reply_code::access_refused,
                        "ACCESS_REFUSED - queue '" + _settings.name + "' in vhost '" + _settings.vhost + "' in exclusive use"};
   }
-  _consumers.push_back(consumer{c.consumer, c.tag, c.prefetch, 0, c.no_ack, c.exclusive});
+  _consumers.push_back(consumer{c.consumer, c.tag, c.prefetch, 0, c.channel_credit, c.no_ack, c.exclusive});
   _ever_consumed = true;
   return std::nullopt;
 }
@@ -24,6 +24,10 @@ queue::consumer* queue::find_consumer(consumer_address a) noexcept {
     if (c.address == a) return &c;
   }
   return nullptr;
+}
+
+void queue::set_channel_credit(consumer_address address, std::uint32_t credit) {
+  if (consumer* c = find_consumer(address)) c->channel_credit = credit;
 }
 
 void queue::remove_consumer(consumer_address address) {
@@ -139,6 +143,7 @@ void queue::dispatch(delivery_sink& sink) {
       _unacked.push_back(unacked_entry{std::move(e.msg), e.seq, chosen->address});
       ++_unacked_live;
       ++chosen->unacked;
+      if (chosen->channel_credit != UINT32_MAX) --chosen->channel_credit;
     }
     sink.deliver(std::move(d));
   }

@@ -54,6 +54,8 @@ class queue {
   // Adds a consumer; an error when the queue has an exclusive consumer, or when an
   // exclusive consumer is asked for while others exist (RabbitMQ's 403 texts).
   std::optional<reply_error> add_consumer(const consume_cmd& c);
+  // Sets how many more deliveries the consumer's channel takes (basic.qos global=true).
+  void set_channel_credit(consumer_address consumer, std::uint32_t credit);
   // Removes a consumer; its unacked deliveries stay unacked until settled or its channel goes.
   void remove_consumer(consumer_address consumer);
   // Removes the channel's consumers (every channel of the connection for channel 0) and
@@ -85,9 +87,12 @@ class queue {
     std::string tag;
     std::uint16_t prefetch = 0;
     std::uint32_t unacked = 0;
+    std::uint32_t channel_credit = UINT32_MAX;
     bool no_ack = false;
     bool exclusive = false;
-    bool has_credit() const noexcept { return no_ack || prefetch == 0 || unacked < prefetch; }
+    bool has_credit() const noexcept {
+      return no_ack || ((prefetch == 0 || unacked < prefetch) && channel_credit > 0);
+    }
   };
 
   unacked_entry* find_unacked(std::uint64_t dseq) noexcept;

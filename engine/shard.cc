@@ -38,6 +38,13 @@ void shard::handle(consume_cmd&& c) {
   q->dispatch(*this);
 }
 
+void shard::handle(credit_cmd&& c) {
+  queue* q = find(c.queue);
+  if (q == nullptr) return;
+  q->set_channel_credit(c.consumer, c.credit);
+  q->dispatch(*this);
+}
+
 void shard::handle(cancel_cmd&& c) {
   queue* q = find(c.queue);
   if (q == nullptr) return;

@@ -24,6 +24,7 @@ class shard : private queue::delivery_sink {
 
   void handle(enqueue_cmd&& c);
   void handle(consume_cmd&& c);
+  void handle(credit_cmd&& c);
   void handle(cancel_cmd&& c);
   void handle(settle_cmd&& c);
   void handle(channel_gone_cmd&& c);

@@ -108,13 +108,14 @@ std::optional<topology_error> topology_store::declare_exchange(std::string_view 
   auto v = _vhosts.find(vhost);
   if (v == _vhosts.end()) return no_exchange(vhost, d.name);
   auto& exchanges = v->second.exchanges;
+  // RabbitMQ's order: the default exchange, passive lookups, the type, equivalence with an
+  // existing exchange (amq.* included), and only then the reserved prefix of a new name.
+  if (d.name.empty()) return default_exchange_refused();
   const auto existing = exchanges.find(d.name);
   if (d.passive) {
     if (existing == exchanges.end()) return no_exchange(vhost, d.name);
     return std::nullopt;
   }
-  if (d.name.empty()) return default_exchange_refused();
-  if (reserved(d.name)) return reserved_name("exchange", d.name);
   const auto type = parse_exchange_type(d.type);
   if (!type) {
     return error(amqp::reply_code::command_invalid, "unknown exchange type '" + std::string(d.type) + "'");
@@ -141,6 +142,7 @@ std::optional<topology_error> topology_store::declare_exchange(std::string_view 
     }
     return std::nullopt;
   }
+  if (reserved(d.name)) return reserved_name("exchange", d.name);
   exchange_record x;
   x.name = std::string(d.name);
   x.type = *type;
@@ -160,10 +162,13 @@ std::optional<topology_error> topology_store::delete_exchange(std::string_view v
   auto v = _vhosts.find(vhost);
   if (v == _vhosts.end()) return std::nullopt;
   if (name.empty()) return default_exchange_refused();
-  if (reserved(name)) return reserved_name("exchange", name);
   auto& exchanges = v->second.exchanges;
   const auto it = exchanges.find(name);
   if (it == exchanges.end()) return std::nullopt;  // RabbitMQ: deleting what is not there is fine
+  if (reserved(name)) {
+    return error(amqp::reply_code::access_refused,
+                 "deletion of system exchange '" + std::string(name) + "' " + in_vhost(vhost) + " not allowed");
+  }
   if (if_unused && !it->second.bindings.empty()) {
     return error(amqp::reply_code::precondition_failed,
                  "exchange '" + std::string(name) + "' " + in_vhost(vhost) + " in use");
@@ -279,13 +284,16 @@ std::optional<topology_error> topology_store::bind(std::string_view vhost, bindi
     if (dst == exchanges.end()) return no_exchange(vhost, destination_name);
     to = destination{destination::kind::exchange, dst->second.id};
   }
+  if (src->second.type == exchange_type::headers) {
+    if (auto e = check_x_match(arguments)) return e;
+  }
   auto& bindings = src->second.bindings;
+  auto canonical = canonical_arguments(arguments);
   const auto same = [&](const binding_record& b) {
-    return b.to == to && b.routing_key == routing_key &&
-           amqp::field_table::trusted(b.arguments) == arguments;
+    return b.to == to && b.routing_key == routing_key && b.arguments == canonical;
   };
   if (std::none_of(bindings.begin(), bindings.end(), same)) {
-    bindings.push_back(binding_record{to, std::string(routing_key), owned(arguments)});
+    bindings.push_back(binding_record{to, std::string(routing_key), std::move(canonical)});
     changed();
   }
   return std::nullopt;
@@ -303,24 +311,28 @@ std::optional<topology_error> topology_store::unbind(std::string_view vhost, bin
   const auto src = exchanges.find(source);
   if (src == exchanges.end()) return no_exchange(vhost, source);
   destination to;
+  const queue_record* queue = nullptr;
   if (kind == binding_kind::queue) {
     const auto q = v->second.queues.find(destination_name);
-    if (q == v->second.queues.end()) return no_queue(vhost, destination_name);
-    if (exclusive_to_other(q->second, connection)) return locked(vhost, destination_name);
+    if (q == v->second.queues.end()) return std::nullopt;  // RabbitMQ: unbind-ok, nothing to remove
+    queue = &q->second;
     to = destination{destination::kind::queue, q->second.id.value};
   } else {
     const auto dst = exchanges.find(destination_name);
-    if (dst == exchanges.end()) return no_exchange(vhost, destination_name);
+    if (dst == exchanges.end()) return std::nullopt;
     to = destination{destination::kind::exchange, dst->second.id};
   }
   auto& bindings = src->second.bindings;
-  const std::size_t removed = std::erase_if(bindings, [&](const binding_record& b) {
-    return b.to == to && b.routing_key == routing_key && amqp::field_table::trusted(b.arguments) == arguments;
+  const auto canonical = canonical_arguments(arguments);
+  const auto it = std::find_if(bindings.begin(), bindings.end(), [&](const binding_record& b) {
+    return b.to == to && b.routing_key == routing_key && b.arguments == canonical;
   });
-  if (removed > 0) {
-    if (src->second.auto_delete && bindings.empty()) exchanges.erase(src);
-    changed();
-  }
+  // A binding that does not exist is answered unbind-ok before exclusivity is checked.
+  if (it == bindings.end()) return std::nullopt;
+  if (queue != nullptr && exclusive_to_other(*queue, connection)) return locked(vhost, destination_name);
+  bindings.erase(it);
+  if (src->second.auto_delete && bindings.empty()) exchanges.erase(src);
+  changed();
   return std::nullopt;
 }
 

@@ -71,10 +71,7 @@ std::optional<engine::queue_target> channel::lookup_queue(std::string_view name,
 }
 
 std::optional<protocol_error> channel::on_method(const amqp::method& m) {
-  if (_content.state != content_state::none) {
-    return make_error(reply_code::unexpected_frame,
-                      "expected content header for class 60, got non content header frame instead", amqp::id_of(m));
-  }
+  if (_content.state != content_state::none) return content_expected();
   return std::visit(
       [&](const auto& typed) -> method_result {
         using M = std::decay_t<decltype(typed)>;
@@ -214,8 +211,17 @@ channel::method_result channel::handle(const amqp::queue_delete& m) {
 
 channel::method_result channel::handle(const amqp::basic_qos& m) {
   // prefetch-size is not implemented by RabbitMQ either; prefetch-count applies to the
-  // consumers started after it (per consumer, global=false; the channel's, global=true).
-  _prefetch = m.prefetch_count;
+  // consumers started after it (global=false) or to the whole channel (global=true).
+  if (m.prefetch_size != 0) {
+    return make_error(reply_code::not_implemented, "prefetch_size!=0 (" + std::to_string(m.prefetch_size) + ")",
+                      amqp::basic_qos::id);
+  }
+  if (m.global) {
+    _global_prefetch = m.prefetch_count;
+    grant_channel_credit();
+  } else {
+    _prefetch = m.prefetch_count;
+  }
   write_method(amqp::basic_qos_ok{});
   return std::nullopt;
 }
@@ -236,6 +242,7 @@ channel::method_result channel::handle(const amqp::basic_consume& m) {
   c.prefetch = _prefetch;
   c.no_ack = m.no_ack;
   c.exclusive = m.exclusive;
+  if (!m.no_ack && _global_prefetch != 0) c.channel_credit = channel_room();
   c.reply = reply_address();
   _connection.host_ref().outbox().post(q->owner, std::move(c));
   touch(*q);
@@ -257,6 +264,7 @@ channel::method_result channel::handle(const amqp::basic_cancel& m) {
 }
 
 channel::method_result channel::handle(const amqp::basic_publish& m) {
+  if (m.immediate) return make_error(reply_code::not_implemented, "immediate=true", amqp::basic_publish::id);
   _content.state = content_state::header;
   _content.exchange.assign(m.exchange);
   _content.routing_key.assign(m.routing_key);
@@ -264,10 +272,20 @@ channel::method_result channel::handle(const amqp::basic_publish& m) {
   return std::nullopt;
 }
 
+// RabbitMQ's texts for a frame that is not the content it waits for, naming basic.publish.
+protocol_error channel::content_expected() const {
+  return make_error(reply_code::unexpected_frame,
+                    _content.state == content_state::header
+                        ? "expected content header for class 60, got non content header frame instead"
+                        : "expected content body, got non content body frame instead",
+                    amqp::basic_publish::id);
+}
+
 std::optional<protocol_error> channel::on_header(amqp::bytes_view payload) {
-  if (_content.state != content_state::header) {
+  if (_content.state == content_state::none) {
     return make_error(reply_code::unexpected_frame, "expected method frame, got non method frame instead");
   }
+  if (_content.state != content_state::header) return content_expected();
   auto header = amqp::decode_content_header(payload);
   if (!header) return make_error(reply_code::frame_error, "cannot decode content header");
   if (header->class_id != 60) {
@@ -291,11 +309,10 @@ std::optional<protocol_error> channel::on_header(amqp::bytes_view payload) {
 }
 
 std::optional<protocol_error> channel::on_body(amqp::bytes_view payload) {
-  if (_content.state != content_state::body) {
-    return make_error(reply_code::unexpected_frame, _content.state == content_state::header
-                                                        ? "expected content header for class 60, got non content header frame instead"
-                                                        : "expected method frame, got non method frame instead");
+  if (_content.state == content_state::none) {
+    return make_error(reply_code::unexpected_frame, "expected method frame, got non method frame instead");
   }
+  if (_content.state != content_state::body) return content_expected();
   if (!_content.msg->append_body(payload)) {
     return make_error(reply_code::frame_error, "body frames longer than the content header's body size");
   }
@@ -410,8 +427,19 @@ channel::method_result channel::settle(std::uint64_t tag, bool multiple, engine:
     batch.push_back(*it);
   }
   while (!_unacked.empty() && _unacked.front().settled) _unacked.pop_front();
+  settled_from_window(batch);
   send_settle(action, batch);
   return std::nullopt;
+}
+
+void channel::settled_from_window(const std::vector<unacked>& batch) {
+  std::uint32_t freed = 0;
+  for (const auto& u : batch) freed += u.counted ? 1 : 0;
+  if (freed == 0) return;
+  _acked_unacked -= std::min(freed, _acked_unacked);
+  if (_global_prefetch == 0) return;
+  release_held();
+  grant_channel_credit();
 }
 
 channel::method_result channel::handle(const amqp::basic_ack& m) {
@@ -435,6 +463,7 @@ channel::method_result channel::handle(const amqp::basic_recover_async& m) {
     if (!u.settled) batch.push_back(u);
   }
   _unacked.clear();
+  settled_from_window(batch);
   send_settle(engine::settle_action::requeue, batch);
   return std::nullopt;
 }
@@ -557,10 +586,40 @@ void channel::on_deliver(engine::deliver_cmd&& d) {
     }
     return;
   }
+  if (!c->no_ack && _global_prefetch != 0 && _acked_unacked >= _global_prefetch) {
+    _held.push_back(std::move(d));  // the channel is full: it goes out when acks make room
+    return;
+  }
   const std::uint64_t tag = _next_delivery_tag++;
-  if (!c->no_ack) _unacked.push_back(unacked{tag, c->queue, d.dseq, false});
+  if (!c->no_ack) {
+    _unacked.push_back(unacked{tag, c->queue, d.dseq, false, true});
+    ++_acked_unacked;
+  }
   write_method(amqp::basic_deliver{c->tag, tag, d.redelivered, d.msg->exchange(), d.msg->routing_key()});
   write_content(d.msg);
+}
+
+std::uint32_t channel::channel_room() const noexcept {
+  if (_global_prefetch == 0) return UINT32_MAX;
+  const std::uint64_t used = _acked_unacked + _held.size();
+  return used >= _global_prefetch ? 0 : static_cast<std::uint32_t>(_global_prefetch - used);
+}
+
+void channel::grant_channel_credit() {
+  const std::uint32_t room = channel_room();
+  auto& out = _connection.host_ref().outbox();
+  for (const auto& c : _consumers) {
+    if (c.no_ack) continue;
+    out.post(c.queue.owner, engine::credit_cmd{c.queue.queue, engine::consumer_address{_connection.key(), _number, c.number}, room});
+  }
+}
+
+void channel::release_held() {
+  while (!_held.empty() && (_global_prefetch == 0 || _acked_unacked < _global_prefetch)) {
+    engine::deliver_cmd d = std::move(_held.front());
+    _held.pop_front();
+    on_deliver(std::move(d));
+  }
 }
 
 void channel::on_consumer_cancelled(engine::consumer_address address) {
@@ -622,6 +681,8 @@ void channel::release() {
   _touched.clear();
   _consumers.clear();
   _unacked.clear();
+  _held.clear();  // their queues requeue them with the channel's other unacked deliveries
+  _acked_unacked = 0;
   _content.msg.reset();
   _content.state = content_state::none;
   _tx_publishes.clear();

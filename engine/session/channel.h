@@ -69,6 +69,7 @@ class channel {
     engine::queue_target queue;
     std::uint64_t dseq = 0;
     bool settled = false;
+    bool counted = false;  // a consumer's delivery: counts against the channel's prefetch
   };
   struct tx_publish {
     engine::message_ref msg;
@@ -102,6 +103,13 @@ class channel {
   method_result handle(const amqp::tx_rollback& m);
 
   method_result publish_complete();
+  protocol_error content_expected() const;
+  // Global prefetch (basic.qos global=true): how many more deliveries the channel may
+  // take, told to every consumer's queue whenever it changes.
+  std::uint32_t channel_room() const noexcept;
+  void grant_channel_credit();
+  void release_held();
+  void settled_from_window(const std::vector<unacked>& batch);
   void route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets);
   method_result settle(std::uint64_t tag, bool multiple, engine::settle_action action, amqp::method_id method);
   void send_settle(engine::settle_action action, std::vector<unacked>& batch);
@@ -129,6 +137,9 @@ class channel {
   } _content;
 
   std::uint16_t _prefetch = 0;  // for consumers started from now on
+  std::uint16_t _global_prefetch = 0;  // 0: no channel-wide limit
+  std::uint32_t _acked_unacked = 0;  // unsettled deliveries to consumers that ack
+  std::deque<engine::deliver_cmd> _held;  // arrived beyond the channel's limit
   std::vector<consumer> _consumers;
   std::uint32_t _next_consumer = 1;
   std::deque<unacked> _unacked;  // ordered by tag

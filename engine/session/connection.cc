@@ -11,7 +11,7 @@ using amqp::reply_code;
 using namespace std::chrono_literals;
 
 constexpr auto handshake_timeout = 10s;  // RabbitMQ's handshake_timeout
-constexpr auto close_ok_timeout = 2s;
+constexpr auto close_ok_timeout = 30s;  // RabbitMQ waits as long for close-ok
 
 // PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd.
 bool parse_plain(std::string_view response, std::string& user, std::string& password) {
@@ -94,25 +94,37 @@ std::size_t connection::on_data(amqp::bytes_view data) {
     }
   }
   while (used < data.size() && _state != state::closed && !_reading_paused) {
-    const auto r = amqp::parse_frame(data.subspan(used), _frame_max);
+    // RabbitMQ takes payloads up to frame-max itself (8 bytes more than the spec allows),
+    // though its error text names frame-max - 8 as the limit.
+    const auto r = amqp::parse_frame(data.subspan(used), _frame_max + amqp::frame_overhead);
     if (r.outcome == amqp::frame_parse::status::need_more) break;
     if (r.outcome == amqp::frame_parse::status::error) {
       fail(frame_error(r, _frame_max), 0);
-      return data.size();  // nothing after a broken frame can be trusted
+      // A frame whose end or size is wrong leaves no frame boundary to find close-ok by:
+      // RabbitMQ closes at once then; after an unknown frame type it waits for close-ok.
+      if (r.error != amqp::errc::unknown_frame_type) {
+        _state = state::closed;
+        _transport.close();
+      }
+      return data.size();
     }
     used += r.consumed;
     _last_received = _host.now();
     if (!handle_frame(r.parsed)) break;
   }
-  for (auto& c : _channels) {
-    if (c) c->flush_confirms();
-  }
+  for (auto& [_, c] : _channels) c->flush_confirms();
   if (_state == state::closed || _state == state::closing) return data.size();
   return used;
 }
 
 bool connection::handle_frame(const amqp::frame& f) {
-  if (f.type == amqp::frame_type::heartbeat) return true;
+  if (f.type == amqp::frame_type::heartbeat) {
+    if (f.channel != 0 && _state == state::open) {
+      fail(make_error(reply_code::unexpected_frame, "type 8, all octets = <<>>"), 0);
+      return false;
+    }
+    return true;
+  }
   if (_state == state::closing) {
     // After our connection.close only close-ok (or the peer's own close) matters (§1.4.2.5).
     if (f.type == amqp::frame_type::method && f.channel == 0) {
@@ -184,14 +196,25 @@ bool connection::handle_connection_method(const amqp::method& m) {
         return false;
       }
       std::string mechanism_error;
+      if (const auto caps = start_ok->client_properties.find("capabilities")) {
+        const auto close = caps->as_table().find("authentication_failure_close");
+        _client_wants_auth_close = close && close->as_bool();
+      }
       if (!authenticate(*start_ok, mechanism_error)) {
         if (!mechanism_error.empty()) {
           fail(make_error(reply_code::command_invalid, mechanism_error, id), 0);
-        } else {
+        } else if (_client_wants_auth_close) {
+          // The refusal is said, then the socket closes without waiting for close-ok.
           fail(make_error(reply_code::access_refused, "Login was refused using authentication mechanism " +
                                                           std::string(start_ok->mechanism) +
-                                                          ". For details see the broker logfile.", id),
+                                                          ". For details see the broker logfile."),
                0);
+          _state = state::closed;
+          _transport.close();
+        } else {
+          // Without the capability the spec's rule applies: close the socket, say nothing.
+          _state = state::closed;
+          _transport.close();
         }
         return false;
       }
@@ -205,26 +228,17 @@ bool connection::handle_connection_method(const amqp::method& m) {
         fail(make_error(reply_code::command_invalid, "expected 'connection.tune_ok'", id), 0);
         return false;
       }
-      if (tune_ok->frame_max != 0 && tune_ok->frame_max < amqp::frame_min_size) {
-        fail(make_error(reply_code::not_allowed, "frame_max=" + std::to_string(tune_ok->frame_max) + " < " +
-                                                     std::to_string(amqp::frame_min_size) + " min size", id),
-             0);
+      // Out of range (RabbitMQ's bounds, 0 "unlimited" included): the socket is closed
+      // without a word, as RabbitMQ does.
+      const bool frame_max_ok = tune_ok->frame_max >= amqp::frame_min_size && tune_ok->frame_max <= config.frame_max;
+      const bool channel_max_ok = tune_ok->channel_max != 0 && tune_ok->channel_max <= config.channel_max;
+      if (!frame_max_ok || !channel_max_ok) {
+        _state = state::closed;
+        _transport.close();
         return false;
       }
-      if (tune_ok->frame_max > config.frame_max) {
-        fail(make_error(reply_code::not_allowed, "frame_max=" + std::to_string(tune_ok->frame_max) + " > " +
-                                                     std::to_string(config.frame_max) + " max size", id),
-             0);
-        return false;
-      }
-      if (tune_ok->channel_max > config.channel_max) {
-        fail(make_error(reply_code::not_allowed, "channel_max=" + std::to_string(tune_ok->channel_max) + " > " +
-                                                     std::to_string(config.channel_max) + " max size", id),
-             0);
-        return false;
-      }
-      _frame_max = tune_ok->frame_max == 0 ? config.frame_max : tune_ok->frame_max;
-      _channel_max = tune_ok->channel_max == 0 ? config.channel_max : tune_ok->channel_max;
+      _frame_max = tune_ok->frame_max;
+      _channel_max = tune_ok->channel_max;
       _heartbeat = tune_ok->heartbeat;
       _state = state::opening;
       return true;
@@ -260,7 +274,7 @@ bool connection::handle_connection_method(const amqp::method& m) {
       if (std::holds_alternative<amqp::connection_blocked>(m) || std::holds_alternative<amqp::connection_unblocked>(m)) {
         return true;  // a client may send these; the broker ignores them, as RabbitMQ does
       }
-      fail(make_error(reply_code::command_invalid, "unexpected method on channel 0", id), 0);
+      fail(make_error(reply_code::channel_error, "unexpected method in connection state running", id), 0);
       return false;
     }
     default:
@@ -269,14 +283,15 @@ bool connection::handle_connection_method(const amqp::method& m) {
 }
 
 channel* connection::find_channel(std::uint16_t number) noexcept {
-  return number < _channels.size() ? _channels[number].get() : nullptr;
+  const auto it = _channels.find(number);
+  return it == _channels.end() ? nullptr : it->second.get();
 }
 
 bool connection::handle_channel_frame(const amqp::frame& f) {
   channel* ch = find_channel(f.channel);
   if (f.type != amqp::frame_type::method) {
     if (ch == nullptr) {
-      fail(make_error(reply_code::channel_error, "expected 'channel.open'"), f.channel);
+      fail(make_error(reply_code::unexpected_frame, "expected method frame, got non method frame instead"), 0);
       return false;
     }
     if (ch->closing()) return true;
@@ -303,13 +318,13 @@ bool connection::handle_channel_frame(const amqp::frame& f) {
       fail(make_error(reply_code::channel_error, "expected 'channel.open'", amqp::id_of(m)), f.channel);
       return false;
     }
-    if (f.channel > _channel_max) {
-      fail(make_error(reply_code::channel_error, "channel number " + std::to_string(f.channel) + " exceeds channel_max " +
-                                                     std::to_string(_channel_max), amqp::channel_open::id),
+    if (_channels.size() >= _channel_max) {
+      fail(make_error(reply_code::not_allowed, "number of channels opened (" + std::to_string(_channels.size()) +
+                                                   ") has reached the negotiated channel_max (" +
+                                                   std::to_string(_channel_max) + ")"),
            0);
       return false;
     }
-    if (_channels.size() <= f.channel) _channels.resize(f.channel + 1u);
     _channels[f.channel] = std::make_unique<channel>(*this, f.channel);
     send(f.channel, amqp::channel_open_ok{});
     return true;
@@ -318,16 +333,16 @@ bool connection::handle_channel_frame(const amqp::frame& f) {
   if (ch->closing()) {
     // Waiting for close-ok: everything else on this channel is dropped (spec §1.5.2.5).
     if (std::holds_alternative<amqp::channel_close_ok>(m)) {
-      _channels[f.channel].reset();
+      _channels.erase(f.channel);
     } else if (std::holds_alternative<amqp::channel_close>(m)) {
       send(f.channel, amqp::channel_close_ok{});
-      _channels[f.channel].reset();
+      _channels.erase(f.channel);
     }
     return true;
   }
   if (std::holds_alternative<amqp::channel_close>(m)) {
     ch->release();
-    _channels[f.channel].reset();
+    _channels.erase(f.channel);
     send(f.channel, amqp::channel_close_ok{});
     return true;
   }
@@ -454,9 +469,7 @@ void connection::on_tick() {
 void connection::release_channels() {
   if (_released) return;
   _released = true;
-  for (auto& c : _channels) {
-    if (c) c->release();
-  }
+  for (auto& [_, c] : _channels) c->release();
   auto& out = _host.outbox();
   for (const auto& q : _exclusive_queues) out.post(q.owner, engine::channel_gone_cmd{q.queue, _key, 0});
   _exclusive_queues.clear();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/command.h"
@@ -92,9 +93,11 @@ class connection {
   std::chrono::steady_clock::time_point _last_received;
   std::chrono::steady_clock::time_point _last_heartbeat_sent;
   std::chrono::steady_clock::time_point _closing_since;
-  std::vector<std::unique_ptr<channel>> _channels;  // index: channel number
+  // Open channels by number; most connections use one or two, any number up to 65535 is legal.
+  std::unordered_map<std::uint16_t, std::unique_ptr<channel>> _channels;
   std::vector<engine::queue_target> _exclusive_queues;
   bool _reading_paused = false;
+  bool _client_wants_auth_close = false;  // its capabilities.authentication_failure_close
   bool _released = false;
 };
 

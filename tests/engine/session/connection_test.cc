@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "net/amqp/method_codec.h"
 #include "tests/engine/session/session_harness.h"
 #include "tests/support/data_files.h"
@@ -59,12 +61,22 @@ TEST(SessionProtocolHeader, WrongHeaderIsAnsweredWithOursAndClosed) {
 }
 
 // The handshake of the badframes scenario: header, start-ok PLAIN guest/guest, tune-ok, open.
-std::vector<std::byte> handshake(std::string_view password = "guest") {
+// The client announces authentication_failure_close unless told otherwise.
+std::vector<std::byte> handshake(std::string_view password = "guest", bool auth_close = true) {
   std::vector<std::byte> out(amqp::protocol_header.begin(), amqp::protocol_header.end());
+  std::array<std::byte, 256> props_buf{};
+  amqp::byte_writer pw{props_buf};
+  amqp::table_writer props{pw};
+  {
+    auto caps = props.nested("capabilities", amqp::table_writer::kind::table);
+    caps.add("authentication_failure_close", amqp::field_value::boolean(auth_close));
+    caps.finish();
+  }
+  const auto client_properties = amqp::field_table::trusted(props.finish());
   std::vector<std::byte> buf(4096);
   amqp::byte_writer w{buf};
   const std::string response = std::string("\0guest\0", 7) + std::string(password);
-  amqp::write_method_frame(w, 0, amqp::connection_start_ok{{}, "PLAIN", {response}, "en_US"});
+  amqp::write_method_frame(w, 0, amqp::connection_start_ok{client_properties, "PLAIN", {response}, "en_US"});
   amqp::write_method_frame(w, 0, amqp::connection_tune_ok{2047, 131072, 0});
   amqp::write_method_frame(w, 0, amqp::connection_open{"/", "", false});
   out.insert(out.end(), w.written().begin(), w.written().end());
@@ -134,6 +146,16 @@ TEST(SessionLogin, BadPasswordIsRefused) {
   EXPECT_EQ(close_text(frames[1]),
             "403 ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker "
             "logfile.");
+  EXPECT_TRUE(client.transport().closed);
+}
+
+TEST(SessionLogin, BadPasswordWithoutTheCapabilityClosesSilently) {
+  fake_host host;
+  scripted_client client(host);
+  client.send(handshake("wrong", /*auth_close=*/false));
+  const auto frames = client.take_frames();
+  ASSERT_EQ(frames.size(), 1u);  // start only
+  EXPECT_TRUE(client.transport().closed);
 }
 
 TEST(SessionLogin, GuestOnlyFromLoopback) {
