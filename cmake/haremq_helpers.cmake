@@ -36,7 +36,8 @@ function(haremq_test)
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
-  gtest_discover_tests(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+  # Prefixed with the executable, so `ctest -R amqp_test` runs one module's tests.
+  gtest_discover_tests(${ARG_NAME} TEST_PREFIX "${ARG_NAME}." PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
 endfunction()
 
 # haremq_bench(NAME name SOURCES ... [DEPS ...]); `ctest -L bench` runs each once as a smoke test.
