@@ -121,27 +121,18 @@ void worker::post(engine::worker_id to, engine::command&& c) {
 }
 
 void worker::handle(engine::command&& c) {
+  if (const engine::connection_key* to = engine::addressed_connection(c)) {
+    const auto it = _clients.find(to->local);
+    if (it != _clients.end()) {
+      it->second.session->on_command(std::move(c));
+    } else {
+      engine::give_back(std::move(c), *this);
+    }
+    return;
+  }
   std::visit(
       [&](auto&& cmd) {
-        using C = std::decay_t<decltype(cmd)>;
-        if constexpr (std::is_same_v<C, engine::deliver_cmd> || std::is_same_v<C, engine::consumer_cancelled_cmd>) {
-          const auto it = _clients.find(cmd.consumer.connection.local);
-          if (it != _clients.end()) {
-            it->second.session->on_command(std::move(cmd));
-          } else if constexpr (std::is_same_v<C, engine::deliver_cmd>) {
-            // The consumer's connection is gone: the delivery goes back to its queue.
-            if (cmd.dseq != 0) post(cmd.owner, engine::settle_cmd{cmd.queue, engine::settle_action::requeue, {cmd.dseq}});
-          }
-        } else if constexpr (std::is_same_v<C, engine::channel_reply_cmd>) {
-          const auto it = _clients.find(cmd.to.connection.local);
-          if (it != _clients.end()) {
-            it->second.session->on_command(std::move(cmd));
-          } else if (auto* got = std::get_if<engine::get_result>(&cmd.payload); got && got->msg && got->dseq != 0) {
-            post(got->owner, engine::settle_cmd{got->queue, engine::settle_action::requeue, {got->dseq}});
-          }
-        } else {
-          _shard.handle(std::move(cmd));
-        }
+        if constexpr (requires { _shard.handle(std::move(cmd)); }) _shard.handle(std::move(cmd));
       },
       std::move(c));
 }
@@ -164,6 +155,8 @@ void worker::on_turn() {
   const std::size_t drained =
       _broker.mailboxes[_id.value]->drain([this](engine::command&& c) { handle(std::move(c)); }, most_per_turn);
   if (drained == most_per_turn) _reactor->wake();
+  drain_local();
+  _shard.flush_receipts();
   drain_local();
 
   if (_now >= _next_tick) {

@@ -21,10 +21,27 @@ struct reply_to {
   std::uint16_t channel = 0;
 };
 
+// What a publisher that must hear back (publisher confirms, tx.commit) attaches to an
+// enqueue: its channel, which incarnation of that channel number, and the publish's number.
+// seq 0: nobody waits.
+struct enqueue_receipt {
+  reply_to to;
+  std::uint32_t incarnation = 0;
+  std::uint64_t seq = 0;
+};
+
 // publisher's worker -> queue owner: a routed message.
 struct enqueue_cmd {
   queue_id queue;
   message_ref msg;
+  enqueue_receipt receipt;
+};
+
+// queue owner -> publisher's worker: every enqueue of that channel up to `receipt.seq`
+// that went to worker `from` is in its queue. One per channel per batch the owner handled.
+struct enqueued_cmd {
+  enqueue_receipt receipt;
+  worker_id from;
 };
 
 // queue owner -> consumer's worker: one delivery. `dseq` numbers the queue's deliveries.
@@ -131,6 +148,16 @@ struct consumer_cancelled_cmd {
 };
 
 using command = std::variant<enqueue_cmd, deliver_cmd, settle_cmd, consume_cmd, credit_cmd, cancel_cmd,
-                             channel_gone_cmd, get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd>;
+                             channel_gone_cmd, get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd,
+                             enqueued_cmd>;
+
+// The connection a command is for, when it goes to a connection rather than to a queue.
+inline const connection_key* addressed_connection(const command& c) noexcept {
+  if (const auto* d = std::get_if<deliver_cmd>(&c)) return &d->consumer.connection;
+  if (const auto* r = std::get_if<channel_reply_cmd>(&c)) return &r->to.connection;
+  if (const auto* x = std::get_if<consumer_cancelled_cmd>(&c)) return &x->consumer.connection;
+  if (const auto* e = std::get_if<enqueued_cmd>(&c)) return &e->receipt.to.connection;
+  return nullptr;
+}
 
 }  // namespace haremq::engine

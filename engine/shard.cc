@@ -17,10 +17,29 @@ reply_error shard::missing(queue_id) const {
 }
 
 void shard::handle(enqueue_cmd&& c) {
+  if (c.receipt.seq != 0) note_receipt(c.receipt);
   queue* q = find(c.queue);
-  if (q == nullptr) return;  // deleted meanwhile: the message is dropped, as RabbitMQ does
+  // Deleted meanwhile: the message is dropped, and confirmed, as RabbitMQ does.
+  if (q == nullptr) return;
   q->enqueue(std::move(c.msg));
   q->dispatch(*this);
+}
+
+void shard::note_receipt(const enqueue_receipt& r) {
+  // A channel's enqueues arrive in order, so the latest seq covers the earlier ones.
+  for (auto& pending : _receipts) {
+    auto& p = pending.receipt;
+    if (p.to.connection == r.to.connection && p.to.channel == r.to.channel && p.incarnation == r.incarnation) {
+      p.seq = r.seq;
+      return;
+    }
+  }
+  _receipts.push_back(enqueued_cmd{r, _self});
+}
+
+void shard::flush_receipts() {
+  for (auto& r : _receipts) _out.post(r.receipt.to.connection.worker, std::move(r));
+  _receipts.clear();
 }
 
 void shard::handle(consume_cmd&& c) {

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/command.h"
 #include "engine/outbox.h"
@@ -30,6 +31,9 @@ class shard : private queue::delivery_sink {
   void handle(channel_gone_cmd&& c);
   void handle(get_cmd&& c);
   void handle(queue_op_cmd&& c);
+  // Tells publishers which of their enqueues are done: one enqueued_cmd per channel for
+  // everything handled since the last call. The worker calls it once a batch is handled.
+  void flush_receipts();
 
  private:
   void deliver(deliver_cmd&& d) override {
@@ -43,11 +47,13 @@ class shard : private queue::delivery_sink {
   // Removes the queue from the topology and the shard; consumers are told when `notify`.
   void remove(queue& q, bool notify_consumers);
   void after_consumer_left(queue& q);
+  void note_receipt(const enqueue_receipt& r);
 
   worker_id _self;
   topology_store& _topology;
   outbox& _out;
   std::unordered_map<queue_id, std::unique_ptr<queue>> _queues;
+  std::vector<enqueued_cmd> _receipts;  // one per waiting channel; capacity reused
 };
 
 }  // namespace haremq::engine

@@ -30,7 +30,8 @@ protocol_error engine_error(const engine::reply_error& e, amqp::method_id method
 
 }  // namespace
 
-channel::channel(connection& owner, std::uint16_t number) : _connection(owner), _number(number) {}
+channel::channel(connection& owner, std::uint16_t number, std::uint32_t incarnation)
+    : _connection(owner), _number(number), _incarnation(incarnation) {}
 
 channel::~channel() = default;
 
@@ -346,26 +347,59 @@ channel::method_result channel::publish_complete() {
   if (_transactional) {
     _tx_publishes.push_back(tx_publish{std::move(msg), _route_scratch});
   } else {
-    route_and_enqueue(std::move(msg), _route_scratch);
+    route_and_enqueue(std::move(msg), _route_scratch, _confirming ? _next_publish_seq++ : 0);
   }
-  if (_confirming) _confirm_ready_upto = _next_publish_seq++;
   return std::nullopt;
 }
 
-void channel::route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets) {
+void channel::route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets,
+                                std::uint64_t seq) {
   auto& out = _connection.host_ref().outbox();
+  const engine::enqueue_receipt receipt{reply_address(), _incarnation, seq};
   for (std::size_t i = 0; i < targets.size(); ++i) {
     // The last queue takes the publisher's reference; the others share it.
     engine::message_ref ref = i + 1 == targets.size() ? std::move(msg) : msg.share();
-    out.post(targets[i].owner, engine::enqueue_cmd{targets[i].queue, std::move(ref)});
+    out.post(targets[i].owner, engine::enqueue_cmd{targets[i].queue, std::move(ref), receipt});
+    if (seq == 0) continue;
+    const std::size_t w = targets[i].owner.value;
+    if (w >= _owners.size()) _owners.resize(w + 1);
+    owner_progress& p = _owners[w];
+    if (p.taken >= p.posted) p.lag_start = seq;
+    p.posted = seq;
+  }
+  if (seq == 0) return;
+  _routed_upto = seq;  // an unroutable publish is confirmed at once, as RabbitMQ does
+  update_enqueued_upto();
+}
+
+void channel::update_enqueued_upto() noexcept {
+  std::uint64_t upto = _routed_upto;
+  for (const owner_progress& p : _owners) {
+    if (p.taken >= p.posted) continue;
+    // Everything before the worker fell behind, and everything it has taken, is done there.
+    upto = std::min(upto, std::max(p.taken, p.lag_start - 1));
+  }
+  _enqueued_upto = std::max(_enqueued_upto, upto);
+}
+
+void channel::on_enqueued(engine::worker_id from, const engine::enqueue_receipt& receipt) {
+  if (receipt.incarnation != _incarnation || from.value >= _owners.size()) return;
+  owner_progress& p = _owners[from.value];
+  p.taken = std::max(p.taken, receipt.seq);
+  update_enqueued_upto();
+  flush_confirms();
+  if (_pending.kind == pending_kind::commit && _enqueued_upto >= _commit_upto) {
+    _pending = pending{};
+    write_method(amqp::tx_commit_ok{});
+    _connection.resume_reading();
   }
 }
 
 void channel::flush_confirms() {
-  if (!_confirming || _confirm_ready_upto <= _confirmed_upto) return;
-  const bool multiple = _confirm_ready_upto - _confirmed_upto > 1;
-  _connection.send(_number, amqp::basic_ack{_confirm_ready_upto, multiple});
-  _confirmed_upto = _confirm_ready_upto;
+  if (!_confirming || _enqueued_upto <= _confirmed_upto) return;
+  const bool multiple = _enqueued_upto - _confirmed_upto > 1;
+  _connection.send(_number, amqp::basic_ack{_enqueued_upto, multiple});
+  _confirmed_upto = _enqueued_upto;
 }
 
 channel::method_result channel::handle(const amqp::basic_get& m) {
@@ -495,14 +529,21 @@ channel::method_result channel::handle(const amqp::tx_select&) {
 
 channel::method_result channel::handle(const amqp::tx_commit&) {
   if (!_transactional) return make_error(reply_code::precondition_failed, "channel is not transactional", amqp::tx_commit::id);
-  for (auto& p : _tx_publishes) route_and_enqueue(std::move(p.msg), p.targets);
+  for (auto& p : _tx_publishes) route_and_enqueue(std::move(p.msg), p.targets, _next_publish_seq++);
   _tx_publishes.clear();
   auto settles = std::move(_tx_settles);
   _tx_settles.clear();
   _transactional = false;  // send_settle must not buffer these again
   for (auto& [action, batch] : settles) send_settle(action, batch);
   _transactional = true;
-  write_method(amqp::tx_commit_ok{});
+  // commit-ok once the queues have the messages: a client that then reads them from any
+  // connection finds them there.
+  _commit_upto = _next_publish_seq - 1;
+  if (_enqueued_upto >= _commit_upto) {
+    write_method(amqp::tx_commit_ok{});
+  } else {
+    wait_for(pending{pending_kind::commit, false, false, {}, 0});
+  }
   return std::nullopt;
 }
 
@@ -570,6 +611,7 @@ void channel::on_reply(engine::reply_payload&& reply) {
         break;
       }
       case pending_kind::cancel:
+      case pending_kind::commit:
       case pending_kind::none:
         break;
     }

@@ -23,7 +23,9 @@ class connection;
 
 class channel {
  public:
-  channel(connection& owner, std::uint16_t number);
+  // `incarnation` tells this channel from an earlier one of the same number, whose late
+  // enqueue receipts must not count here.
+  channel(connection& owner, std::uint16_t number, std::uint32_t incarnation);
   ~channel();
 
   std::uint16_t number() const noexcept { return _number; }
@@ -38,6 +40,8 @@ class channel {
   void on_reply(engine::reply_payload&& reply);
   void on_deliver(engine::deliver_cmd&& d);
   void on_consumer_cancelled(engine::consumer_address consumer);
+  // A queue owner has taken this channel's enqueues up to `receipt.seq`.
+  void on_enqueued(engine::worker_id from, const engine::enqueue_receipt& receipt);
 
   // Sends the publisher confirms gathered while handling a batch of frames, as one
   // basic.ack with multiple=true where possible.
@@ -48,7 +52,7 @@ class channel {
   void release();
 
  private:
-  enum class pending_kind { none, declare, consume, get, purge, remove, cancel };
+  enum class pending_kind { none, declare, consume, get, purge, remove, cancel, commit };
   enum class content_state { none, header, body };
 
   struct pending {
@@ -110,7 +114,10 @@ class channel {
   void grant_channel_credit();
   void release_held();
   void settled_from_window(const std::vector<unacked>& batch);
-  void route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets);
+  // Posts the message to every target queue; `seq` != 0 asks the owners for receipts.
+  void route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets, std::uint64_t seq);
+  // Recomputes how far every publish has been taken by all its queues.
+  void update_enqueued_upto() noexcept;
   method_result settle(std::uint64_t tag, bool multiple, engine::settle_action action, amqp::method_id method);
   void send_settle(engine::settle_action action, std::vector<unacked>& batch);
   void write_content(const engine::message_ref& msg);
@@ -146,10 +153,22 @@ class channel {
   std::uint64_t _next_delivery_tag = 1;
   std::vector<engine::queue_target> _touched;  // queues holding consumers or unacked of this channel
 
-  bool _confirming = false;
+  // Publishes that wait for their queues (confirm mode, or a tx.commit) are numbered; a
+  // confirm or commit-ok goes out only once every queue a publish was routed to has it.
+  struct owner_progress {
+    std::uint64_t posted = 0;     // last seq sent to this worker
+    std::uint64_t taken = 0;      // last seq this worker has confirmed taking
+    std::uint64_t lag_start = 0;  // first seq posted since the worker was last caught up
+  };
+  std::vector<owner_progress> _owners;  // by worker id
   std::uint64_t _next_publish_seq = 1;
+  std::uint64_t _routed_upto = 0;    // publishes up to here are routed and posted
+  std::uint64_t _enqueued_upto = 0;  // ... and taken by every queue
+  std::uint32_t _incarnation = 0;
+
+  bool _confirming = false;
   std::uint64_t _confirmed_upto = 0;  // acks up to here were sent
-  std::uint64_t _confirm_ready_upto = 0;
+  std::uint64_t _commit_upto = 0;     // a tx.commit waits for this publish
 
   bool _transactional = false;
   std::vector<tx_publish> _tx_publishes;

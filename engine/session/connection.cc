@@ -325,7 +325,7 @@ bool connection::handle_channel_frame(const amqp::frame& f) {
            0);
       return false;
     }
-    _channels[f.channel] = std::make_unique<channel>(*this, f.channel);
+    _channels[f.channel] = std::make_unique<channel>(*this, f.channel, ++_channel_incarnations);
     send(f.channel, amqp::channel_open_ok{});
     return true;
   }
@@ -400,26 +400,27 @@ void connection::forget_exclusive(engine::queue_id q) {
 }
 
 void connection::on_command(engine::command&& c) {
+  std::uint16_t number = 0;
+  if (const auto* d = std::get_if<engine::deliver_cmd>(&c)) number = d->consumer.channel;
+  if (const auto* r = std::get_if<engine::channel_reply_cmd>(&c)) number = r->to.channel;
+  if (const auto* x = std::get_if<engine::consumer_cancelled_cmd>(&c)) number = x->consumer.channel;
+  if (const auto* e = std::get_if<engine::enqueued_cmd>(&c)) number = e->receipt.to.channel;
+  channel* ch = find_channel(number);
+  if (ch == nullptr) {
+    engine::give_back(std::move(c), _host.outbox());
+    return;
+  }
   std::visit(
       [&](auto&& cmd) {
         using C = std::decay_t<decltype(cmd)>;
-        auto& out = _host.outbox();
         if constexpr (std::is_same_v<C, engine::deliver_cmd>) {
-          channel* ch = find_channel(cmd.consumer.channel);
-          if (ch != nullptr) {
-            ch->on_deliver(std::move(cmd));
-          } else if (cmd.dseq != 0) {
-            out.post(cmd.owner, engine::settle_cmd{cmd.queue, engine::settle_action::requeue, {cmd.dseq}});
-          }
+          ch->on_deliver(std::move(cmd));
         } else if constexpr (std::is_same_v<C, engine::channel_reply_cmd>) {
-          channel* ch = find_channel(cmd.to.channel);
-          if (ch != nullptr) {
-            ch->on_reply(std::move(cmd.payload));
-          } else if (auto* got = std::get_if<engine::get_result>(&cmd.payload); got && got->msg && got->dseq != 0) {
-            out.post(got->owner, engine::settle_cmd{got->queue, engine::settle_action::requeue, {got->dseq}});
-          }
+          ch->on_reply(std::move(cmd.payload));
         } else if constexpr (std::is_same_v<C, engine::consumer_cancelled_cmd>) {
-          if (channel* ch = find_channel(cmd.consumer.channel)) ch->on_consumer_cancelled(cmd.consumer);
+          ch->on_consumer_cancelled(cmd.consumer);
+        } else if constexpr (std::is_same_v<C, engine::enqueued_cmd>) {
+          ch->on_enqueued(cmd.from, cmd.receipt);
         }
       },
       std::move(c));

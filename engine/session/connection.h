@@ -97,6 +97,7 @@ class connection {
   std::unordered_map<std::uint16_t, std::unique_ptr<channel>> _channels;
   std::vector<engine::queue_target> _exclusive_queues;
   bool _reading_paused = false;
+  std::uint32_t _channel_incarnations = 0;
   bool _client_wants_auth_close = false;  // its capabilities.authentication_failure_close
   bool _released = false;
 };

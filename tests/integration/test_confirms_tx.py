@@ -5,7 +5,8 @@ Covers: confirm.select-ok; basic.ack tags strictly increasing and covering every
 acked; a mandatory publish to nowhere gets basic.return 312 NO_ROUTE (with the body) before its
 basic.ack, for both a named exchange and the default exchange; pika's UnroutableError and
 on-return callback; tx.select/commit/rollback (published messages and acks); channel-mode
-errors (406 for commit/rollback outside a transaction, switching between confirm and tx).
+errors (406 for commit/rollback outside a transaction, switching between confirm and tx);
+a confirmed or committed message is at once visible from any other connection.
 Not yet: basic.nack from the broker (needs a queue that rejects: x-overflow reject-publish),
 confirms on persistent messages across a restart.
 """
@@ -129,6 +130,42 @@ class PikaConfirms(broker.BrokerTestCase):
         with self.assertRaises(pika.exceptions.ChannelClosedByBroker) as ctx:
             ch.basic_publish(exchange='no-such-ex-confirm', routing_key='k', body=b'x')
         self.assertChannelClosed(ctx, 404, "NOT_FOUND - no exchange 'no-such-ex-confirm' in vhost '/'")
+
+
+class VisibleOnceConfirmed(broker.BrokerTestCase):
+    """A confirm or a commit-ok means the queue has the message: a basic.get from any other
+    connection (likely on another worker) straight after it must find it."""
+
+    ROUNDS = 60
+
+    def setUp(self):
+        super().setUp()
+        self.queue = broker.unique('visible')
+        self.readers = [self.pika_connection().channel() for _ in range(3)]
+        self.readers[0].queue_declare(queue=self.queue)
+        self.addCleanup(lambda: self.pika_connection().channel().queue_delete(queue=self.queue))
+        self.writers = [self.pika_connection().channel() for _ in range(3)]
+
+    def check_rounds(self, publish):
+        for i in range(self.ROUNDS):
+            body = b'round %d' % i
+            publish(self.writers[i % 3], body)
+            m, _p, b = self.readers[(i + 1) % 3].basic_get(self.queue, auto_ack=True)
+            self.assertEqual(b, body, 'round %d: the confirmed message was not in the queue yet' % i)
+
+    def test_after_a_confirm(self):
+        for w in self.writers:
+            w.confirm_delivery()
+        self.check_rounds(lambda ch, body: ch.basic_publish(exchange='', routing_key=self.queue, body=body))
+
+    def test_after_a_commit(self):
+        for w in self.writers:
+            w.tx_select()
+
+        def publish(ch, body):
+            ch.basic_publish(exchange='', routing_key=self.queue, body=body)
+            ch.tx_commit()
+        self.check_rounds(publish)
 
 
 class Transactions(broker.BrokerTestCase):

@@ -1,25 +1,27 @@
 #include "tests/engine/session/session_harness.h"
 
+#include <algorithm>
+
 namespace haremq::test {
 
 void fake_host::run_until_idle(const std::vector<session::connection*>& connections) {
-  while (!_pending.empty()) {
+  for (;;) {
+    if (_pending.empty()) _shard.flush_receipts();
+    if (_pending.empty()) return;
     engine::command c = std::move(_pending.front());
     _pending.pop_front();
+    if (const engine::connection_key* to = engine::addressed_connection(c)) {
+      const auto s = std::find_if(connections.begin(), connections.end(), [&](auto* x) { return x->key() == *to; });
+      if (s != connections.end()) {
+        (*s)->on_command(std::move(c));
+      } else {
+        engine::give_back(std::move(c), *this);
+      }
+      continue;
+    }
     std::visit(
         [&](auto&& cmd) {
-          using C = std::decay_t<decltype(cmd)>;
-          if constexpr (std::is_same_v<C, engine::deliver_cmd> || std::is_same_v<C, engine::consumer_cancelled_cmd>) {
-            for (auto* s : connections) {
-              if (s->key() == cmd.consumer.connection) s->on_command(std::move(cmd));
-            }
-          } else if constexpr (std::is_same_v<C, engine::channel_reply_cmd>) {
-            for (auto* s : connections) {
-              if (s->key() == cmd.to.connection) s->on_command(std::move(cmd));
-            }
-          } else {
-            _shard.handle(std::move(cmd));
-          }
+          if constexpr (requires { _shard.handle(std::move(cmd)); }) _shard.handle(std::move(cmd));
         },
         std::move(c));
   }
