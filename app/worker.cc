@@ -120,6 +120,24 @@ void worker::post(engine::worker_id to, engine::command&& c) {
   }
 }
 
+bool worker::congested(engine::worker_id w) const noexcept {
+  return w != _id && _broker.mailboxes[w.value]->size_approx() > engine::mailbox::high_mark;
+}
+
+bool worker::relieved() const noexcept {
+  for (const auto& m : _broker.mailboxes) {
+    if (m->size_approx() > engine::mailbox::low_mark) return false;
+  }
+  return true;
+}
+
+void worker::relieve_waiters() {
+  std::erase_if(_relief_waiters, [&](std::uint64_t local) {
+    const auto it = _clients.find(local);
+    return it == _clients.end() || !it->second.session->on_relief();
+  });
+}
+
 void worker::handle(engine::command&& c) {
   if (const engine::connection_key* to = engine::addressed_connection(c)) {
     const auto it = _clients.find(to->local);
@@ -158,6 +176,10 @@ void worker::on_turn() {
   drain_local();
   _shard.flush_receipts();
   drain_local();
+  if (!_relief_waiters.empty()) {
+    relieve_waiters();
+    drain_local();
+  }
 
   if (_now >= _next_tick) {
     _next_tick = _now + tick_interval;

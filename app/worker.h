@@ -61,6 +61,9 @@ class worker final : public io::reactor_handler, public session::host, public en
 
   // engine::outbox
   void post(engine::worker_id to, engine::command&& c) override;
+  bool congested(engine::worker_id w) const noexcept override;
+  bool relieved() const noexcept override;
+  void call_until_relieved(engine::connection_key c) override { _relief_waiters.push_back(c.local); }
 
  private:
   worker(engine::worker_id id, broker_state& broker);
@@ -73,6 +76,7 @@ class worker final : public io::reactor_handler, public session::host, public en
 
   void handle(engine::command&& c);
   void drain_local();
+  void relieve_waiters();
   void begin_shutdown();
   client* find(io::conn_id id) noexcept;
 
@@ -82,6 +86,7 @@ class worker final : public io::reactor_handler, public session::host, public en
   engine::topology_replica _replica;
   engine::shard _shard;
   std::vector<engine::command> _local;
+  std::vector<std::uint64_t> _relief_waiters;  // connections throttled or waiting for output room
   std::unordered_map<std::uint64_t, client> _clients;  // by connection_key.local
   std::unordered_map<std::uint64_t, std::uint64_t> _by_conn;  // packed conn_id -> local
   std::vector<client> _closed;  // destroyed at the end of the turn, never inside a callback

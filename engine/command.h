@@ -86,6 +86,17 @@ struct credit_cmd {
   std::uint32_t credit = UINT32_MAX;
 };
 
+// consumer's worker -> queue owner: `written` more deliveries to the consumer have gone into
+// its connection's output. A queue keeps at most delivery_window deliveries in flight to a
+// consumer (acked or not), so a consumer that does not read holds back its queue instead of
+// filling the broker's memory, as TCP back-pressure does in RabbitMQ.
+inline constexpr std::uint32_t delivery_window = 2048;
+struct written_cmd {
+  queue_id queue;
+  consumer_address consumer;
+  std::uint32_t written = 0;
+};
+
 struct cancel_cmd {
   queue_id queue;
   consumer_address consumer;
@@ -149,7 +160,7 @@ struct consumer_cancelled_cmd {
 
 using command = std::variant<enqueue_cmd, deliver_cmd, settle_cmd, consume_cmd, credit_cmd, cancel_cmd,
                              channel_gone_cmd, get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd,
-                             enqueued_cmd>;
+                             enqueued_cmd, written_cmd>;
 
 // The connection a command is for, when it goes to a connection rather than to a queue.
 inline const connection_key* addressed_connection(const command& c) noexcept {

@@ -16,6 +16,11 @@ namespace haremq::engine {
 
 class mailbox {
  public:
+  // Back-pressure marks, in commands: over the high one the mailbox is congested and its
+  // publishers stop reading; they go on once every mailbox is under the low one.
+  static constexpr std::size_t high_mark = 64 * 1024;
+  static constexpr std::size_t low_mark = 16 * 1024;
+
   // `wake` is called from the posting thread; it must be thread-safe (reactor::wake).
   void set_wake(std::function<void()> wake) { _wake = std::move(wake); }
 

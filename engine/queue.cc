@@ -14,7 +14,14 @@ std::optional<reply_error> queue::add_consumer(const consume_cmd& c) {
     return reply_error{amqp::reply_code::access_refused,
                        "ACCESS_REFUSED - queue '" + _settings.name + "' in vhost '" + _settings.vhost + "' in exclusive use"};
   }
-  _consumers.push_back(consumer{c.consumer, c.tag, c.prefetch, 0, c.channel_credit, c.no_ack, c.exclusive});
+  consumer k;
+  k.address = c.consumer;
+  k.tag = c.tag;
+  k.prefetch = c.prefetch;
+  k.channel_credit = c.channel_credit;
+  k.no_ack = c.no_ack;
+  k.exclusive = c.exclusive;
+  _consumers.push_back(std::move(k));
   _ever_consumed = true;
   return std::nullopt;
 }
@@ -28,6 +35,10 @@ queue::consumer* queue::find_consumer(consumer_address a) noexcept {
 
 void queue::set_channel_credit(consumer_address address, std::uint32_t credit) {
   if (consumer* c = find_consumer(address)) c->channel_credit = credit;
+}
+
+void queue::reopen_window(consumer_address address, std::uint32_t written) {
+  if (consumer* c = find_consumer(address)) c->window = std::min(delivery_window, c->window + written);
 }
 
 void queue::remove_consumer(consumer_address address) {
@@ -131,6 +142,7 @@ void queue::dispatch(delivery_sink& sink) {
 
     ready_entry e = std::move(_ready.front());
     _ready.pop_front();
+    --chosen->window;
     deliver_cmd d;
     d.consumer = chosen->address;
     d.queue = _id;

@@ -56,6 +56,8 @@ class queue {
   std::optional<reply_error> add_consumer(const consume_cmd& c);
   // Sets how many more deliveries the consumer's channel takes (basic.qos global=true).
   void set_channel_credit(consumer_address consumer, std::uint32_t credit);
+  // `written` deliveries to the consumer have left for its socket: room in its window.
+  void reopen_window(consumer_address consumer, std::uint32_t written);
   // Removes a consumer; its unacked deliveries stay unacked until settled or its channel goes.
   void remove_consumer(consumer_address consumer);
   // Removes the channel's consumers (every channel of the connection for channel 0) and
@@ -88,10 +90,11 @@ class queue {
     std::uint16_t prefetch = 0;
     std::uint32_t unacked = 0;
     std::uint32_t channel_credit = UINT32_MAX;
+    std::uint32_t window = delivery_window;  // deliveries it may still be sent before it has written them
     bool no_ack = false;
     bool exclusive = false;
     bool has_credit() const noexcept {
-      return no_ack || ((prefetch == 0 || unacked < prefetch) && channel_credit > 0);
+      return window > 0 && (no_ack || ((prefetch == 0 || unacked < prefetch) && channel_credit > 0));
     }
   };
 

@@ -64,6 +64,13 @@ void shard::handle(credit_cmd&& c) {
   q->dispatch(*this);
 }
 
+void shard::handle(written_cmd&& c) {
+  queue* q = find(c.queue);
+  if (q == nullptr) return;
+  q->reopen_window(c.consumer, c.written);
+  q->dispatch(*this);
+}
+
 void shard::handle(cancel_cmd&& c) {
   queue* q = find(c.queue);
   if (q == nullptr) return;

@@ -27,6 +27,7 @@ class shard : private queue::delivery_sink {
   void handle(consume_cmd&& c);
   void handle(credit_cmd&& c);
   void handle(cancel_cmd&& c);
+  void handle(written_cmd&& c);
   void handle(settle_cmd&& c);
   void handle(channel_gone_cmd&& c);
   void handle(get_cmd&& c);

@@ -9,8 +9,6 @@
 namespace haremq::perf {
 namespace {
 
-constexpr double percentiles[] = {50, 75, 95, 99, 99.9};
-
 double us(std::uint64_t ns) noexcept { return static_cast<double>(ns) / 1000.0; }
 
 // 1234567.8 -> "1,234,568"

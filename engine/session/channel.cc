@@ -360,6 +360,7 @@ void channel::route_and_enqueue(engine::message_ref msg, const std::vector<engin
     // The last queue takes the publisher's reference; the others share it.
     engine::message_ref ref = i + 1 == targets.size() ? std::move(msg) : msg.share();
     out.post(targets[i].owner, engine::enqueue_cmd{targets[i].queue, std::move(ref), receipt});
+    if (_connection.host_ref().congested(targets[i].owner)) _connection.throttle();
     if (seq == 0) continue;
     const std::size_t w = targets[i].owner.value;
     if (w >= _owners.size()) _owners.resize(w + 1);
@@ -620,7 +621,7 @@ void channel::on_reply(engine::reply_payload&& reply) {
 }
 
 void channel::on_deliver(engine::deliver_cmd&& d) {
-  const consumer* c = find_consumer(d.consumer.consumer);
+  consumer* c = find_consumer(d.consumer.consumer);
   if (c == nullptr || _closing) {
     // Cancelled, or the channel is closing: the delivery goes back to its queue.
     if (d.dseq != 0) {
@@ -639,6 +640,30 @@ void channel::on_deliver(engine::deliver_cmd&& d) {
   }
   write_method(amqp::basic_deliver{c->tag, tag, d.redelivered, d.msg->exchange(), d.msg->routing_key()});
   write_content(d.msg);
+  note_written(*c);
+}
+
+void channel::note_written(consumer& c) {
+  // A quarter of the window per report: the queue never runs dry while reports travel.
+  if (++c.unreported < engine::delivery_window / 4) return;
+  if (_connection.output_backed_up()) {
+    _connection.wait_for_output_room();
+    return;
+  }
+  report_written(c);
+}
+
+void channel::report_written(consumer& c) {
+  _connection.host_ref().outbox().post(
+      c.queue.owner,
+      engine::written_cmd{c.queue.queue, engine::consumer_address{_connection.key(), _number, c.number}, c.unreported});
+  c.unreported = 0;
+}
+
+void channel::on_output_room() {
+  for (auto& c : _consumers) {
+    if (c.unreported > 0) report_written(c);
+  }
 }
 
 std::uint32_t channel::channel_room() const noexcept {

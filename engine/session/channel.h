@@ -40,6 +40,8 @@ class channel {
   void on_reply(engine::reply_payload&& reply);
   void on_deliver(engine::deliver_cmd&& d);
   void on_consumer_cancelled(engine::consumer_address consumer);
+  // The connection's output drained: consumers' windows reopen.
+  void on_output_room();
   // A queue owner has taken this channel's enqueues up to `receipt.seq`.
   void on_enqueued(engine::worker_id from, const engine::enqueue_receipt& receipt);
 
@@ -67,6 +69,7 @@ class channel {
     std::string tag;
     engine::queue_target queue;
     bool no_ack = false;
+    std::uint32_t unreported = 0;  // written to the output since the queue last heard
   };
   struct unacked {
     std::uint64_t tag = 0;
@@ -121,6 +124,10 @@ class channel {
   method_result settle(std::uint64_t tag, bool multiple, engine::settle_action action, amqp::method_id method);
   void send_settle(engine::settle_action action, std::vector<unacked>& batch);
   void write_content(const engine::message_ref& msg);
+  // A delivery to `c` went into the output: tell its queue, in batches, unless the output is
+  // backed up (then on_output_room() does, once it drains).
+  void note_written(consumer& c);
+  void report_written(consumer& c);
   template <class M>
   void write_method(const M& m);
   void wait_for(pending p);

@@ -93,7 +93,7 @@ std::size_t connection::on_data(amqp::bytes_view data) {
         break;
     }
   }
-  while (used < data.size() && _state != state::closed && !_reading_paused) {
+  while (used < data.size() && _state != state::closed && !_reading_paused && !_throttled) {
     // RabbitMQ takes payloads up to frame-max itself (8 bytes more than the spec allows),
     // though its error text names frame-max - 8 as the limit.
     const auto r = amqp::parse_frame(data.subspan(used), _frame_max + amqp::frame_overhead);
@@ -390,7 +390,38 @@ void connection::channel_failed(std::uint16_t number, const protocol_error& e) {
 void connection::resume_reading() {
   if (!_reading_paused) return;
   _reading_paused = false;
-  _transport.pause_reading(false);
+  if (!_throttled) _transport.pause_reading(false);
+}
+
+void connection::throttle() {
+  if (_throttled) return;
+  _throttled = true;
+  _transport.pause_reading(true);
+  if (!_relief_registered) {
+    _relief_registered = true;
+    _host.call_until_relieved(_key);
+  }
+}
+
+void connection::wait_for_output_room() {
+  _waiting_for_output = true;
+  if (!_relief_registered) {
+    _relief_registered = true;
+    _host.call_until_relieved(_key);
+  }
+}
+
+bool connection::on_relief() {
+  if (_throttled && _host.relieved()) {
+    _throttled = false;
+    if (!_reading_paused) _transport.pause_reading(false);
+  }
+  if (_waiting_for_output && !output_backed_up()) {
+    _waiting_for_output = false;
+    for (auto& [_, c] : _channels) c->on_output_room();
+  }
+  _relief_registered = _throttled || _waiting_for_output;
+  return _relief_registered;
 }
 
 void connection::remember_exclusive(engine::queue_target q) { _exclusive_queues.push_back(q); }

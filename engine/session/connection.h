@@ -50,6 +50,13 @@ class connection {
   const std::string& user() const noexcept { return _user; }
   std::uint32_t frame_max() const noexcept { return _frame_max; }
   void resume_reading();
+  // A publish went to a congested mailbox: stop reading until the mailboxes are relieved.
+  void throttle();
+  // The output is over its high mark: consumers' windows stay shut until it drains.
+  bool output_backed_up() const noexcept { return _transport.pending_output() > output_high_mark; }
+  void wait_for_output_room();
+  // Called by the worker each turn after call_until_relieved(); false once nothing waits.
+  bool on_relief();
   // A reply from a queue owner refused what the channel asked: close it (or the connection).
   void channel_failed(std::uint16_t number, const protocol_error& e);
   void remember_exclusive(engine::queue_target q);
@@ -64,6 +71,7 @@ class connection {
     _transport.commit(w.position());
   }
   static constexpr std::size_t frame_room = 1024;  // any method frame the broker sends fits
+  static constexpr std::size_t output_high_mark = 1024 * 1024;
 
  private:
   enum class state { header, start_sent, tune_sent, opening, open, closing, closed };
@@ -96,7 +104,10 @@ class connection {
   // Open channels by number; most connections use one or two, any number up to 65535 is legal.
   std::unordered_map<std::uint16_t, std::unique_ptr<channel>> _channels;
   std::vector<engine::queue_target> _exclusive_queues;
-  bool _reading_paused = false;
+  bool _reading_paused = false;  // a channel waits for a queue owner's reply
+  bool _throttled = false;       // a mailbox it publishes into is congested
+  bool _waiting_for_output = false;
+  bool _relief_registered = false;
   std::uint32_t _channel_incarnations = 0;
   bool _client_wants_auth_close = false;  // its capabilities.authentication_failure_close
   bool _released = false;

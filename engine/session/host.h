@@ -64,6 +64,13 @@ class host {
   virtual engine::outbox& outbox() noexcept = 0;
   virtual const session_config& config() const noexcept = 0;
   virtual std::chrono::steady_clock::time_point now() const noexcept = 0;
+
+  // Back-pressure. A worker's mailbox over its high mark is congested: publishers that feed
+  // it stop reading until every mailbox is back under its low mark ("relieved").
+  virtual bool congested(engine::worker_id w) const noexcept = 0;
+  virtual bool relieved() const noexcept = 0;
+  // connection::on_relief() is called once a loop turn until it returns false.
+  virtual void call_until_relieved(engine::connection_key c) = 0;
 };
 
 }  // namespace haremq::session

@@ -1,6 +1,7 @@
 // Covers: FIFO delivery, round-robin over consumers, prefetch credit and its return on
 // settle, requeue to the original position with redelivered set, channel loss, basic.get
-// with and without ack, purge, exclusive consumers.
+// with and without ack, purge, exclusive consumers, the delivery window that holds a
+// queue back for a consumer whose connection does not write.
 #include "engine/queue.h"
 
 #include <gtest/gtest.h>
@@ -158,6 +159,37 @@ TEST_F(QueueTest, ExclusiveConsumerKeepsOthersOut) {
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->code, amqp::reply_code::access_refused);
   EXPECT_EQ(refused->text, "ACCESS_REFUSED - queue 'q' in vhost '/' in exclusive use");
+}
+
+TEST_F(QueueTest, AConsumerThatDoesNotWriteHoldsTheQueueBackAtItsWindow) {
+  const consume_cmd c = consumer(1, 0, /*no_ack=*/true);
+  ASSERT_FALSE(q.add_consumer(c));
+  publish(static_cast<int>(delivery_window) + 100);
+  q.dispatch(sink);
+  EXPECT_EQ(sink.got.size(), delivery_window);
+  EXPECT_EQ(q.ready_count(), 100u);
+  q.reopen_window(c.consumer, 40);
+  q.dispatch(sink);
+  EXPECT_EQ(sink.got.size(), delivery_window + 40);
+  q.reopen_window(c.consumer, delivery_window);  // never more than a full window
+  q.dispatch(sink);
+  EXPECT_EQ(sink.got.size(), delivery_window + 100);
+  EXPECT_EQ(q.ready_count(), 0u);
+}
+
+TEST_F(QueueTest, WindowAppliesToAckingConsumersWithoutPrefetch) {
+  const consume_cmd a = consumer(1, 0);
+  const consume_cmd b = consumer(2, 0);
+  ASSERT_FALSE(q.add_consumer(a));
+  ASSERT_FALSE(q.add_consumer(b));
+  publish(static_cast<int>(delivery_window) * 3);
+  q.dispatch(sink);
+  // Both windows full; the rest waits for the consumers' connections to write.
+  EXPECT_EQ(sink.got.size(), 2 * delivery_window);
+  q.reopen_window(b.consumer, 10);
+  q.dispatch(sink);
+  ASSERT_EQ(sink.got.size(), 2 * delivery_window + 10);
+  EXPECT_EQ(sink.got.back().consumer, b.consumer);
 }
 
 TEST(Message, HoldsRoutingPropertiesAndBodyInOneAllocation) {

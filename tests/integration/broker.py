@@ -469,8 +469,16 @@ class Closed(Exception):
 class RawConnection:
     """A blocking raw-socket AMQP client; every read has a deadline."""
 
-    def __init__(self, port_=None, timeout=5.0):
-        self.sock = socket.create_connection((HOST, port_ or port()), timeout=timeout)
+    def __init__(self, port_=None, timeout=5.0, rcvbuf=None):
+        if rcvbuf is None:
+            self.sock = socket.create_connection((HOST, port_ or port()), timeout=timeout)
+        else:
+            # A small receive buffer, set before connecting so the window stays small: a peer
+            # that reads slowly without the kernel hiding it.
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((HOST, port_ or port()))
         self.sock.settimeout(timeout)
         self.timeout = timeout
         self.buf = b''

@@ -65,29 +65,6 @@ TEST(SessionProtocolHeader, WrongHeaderIsAnsweredWithOursAndClosed) {
   EXPECT_TRUE(client.transport().closed);
 }
 
-// The handshake of the badframes scenario: header, start-ok PLAIN guest/guest, tune-ok, open.
-// The client announces authentication_failure_close unless told otherwise.
-std::vector<std::byte> handshake(std::string_view password = "guest", bool auth_close = true) {
-  std::vector<std::byte> out(amqp::protocol_header.begin(), amqp::protocol_header.end());
-  std::array<std::byte, 256> props_buf{};
-  amqp::byte_writer pw{props_buf};
-  amqp::table_writer props{pw};
-  {
-    auto caps = props.nested("capabilities", amqp::table_writer::kind::table);
-    caps.add("authentication_failure_close", amqp::field_value::boolean(auth_close));
-    caps.finish();
-  }
-  const auto client_properties = amqp::field_table::trusted(props.finish());
-  std::vector<std::byte> buf(4096);
-  amqp::byte_writer w{buf};
-  const std::string response = std::string("\0guest\0", 7) + std::string(password);
-  amqp::write_method_frame(w, 0, amqp::connection_start_ok{client_properties, "PLAIN", {response}, "en_US"});
-  amqp::write_method_frame(w, 0, amqp::connection_tune_ok{2047, 131072, 0});
-  amqp::write_method_frame(w, 0, amqp::connection_open{"/", "", false});
-  out.insert(out.end(), w.written().begin(), w.written().end());
-  return out;
-}
-
 std::string close_text(const owned_frame& f) {
   auto m = amqp::decode_method(f.payload);
   if (!m) return "undecodable";
@@ -103,7 +80,7 @@ std::string close_text(const owned_frame& f) {
 class BadFrames : public ::testing::Test {
  protected:
   void SetUp() override {
-    client.send(handshake());
+    client.send(client_handshake());
     const auto frames = client.take_frames();
     ASSERT_EQ(frames.size(), 3u);  // start, tune, open-ok
   }
@@ -145,7 +122,7 @@ TEST_F(BadFrames, UnknownMethodDropsTheConnection) {
 TEST(SessionLogin, BadPasswordIsRefused) {
   fake_host host;
   scripted_client client(host);
-  client.send(handshake("wrong"));
+  client.send(client_handshake("wrong"));
   const auto frames = client.take_frames();
   ASSERT_EQ(frames.size(), 2u);  // start, close
   EXPECT_EQ(close_text(frames[1]),
@@ -157,7 +134,7 @@ TEST(SessionLogin, BadPasswordIsRefused) {
 TEST(SessionLogin, BadPasswordWithoutTheCapabilityClosesSilently) {
   fake_host host;
   scripted_client client(host);
-  client.send(handshake("wrong", /*auth_close=*/false));
+  client.send(client_handshake("wrong", /*auth_close=*/false));
   const auto frames = client.take_frames();
   ASSERT_EQ(frames.size(), 1u);  // start only
   EXPECT_TRUE(client.transport().closed);
@@ -166,7 +143,7 @@ TEST(SessionLogin, BadPasswordWithoutTheCapabilityClosesSilently) {
 TEST(SessionLogin, GuestOnlyFromLoopback) {
   fake_host host;
   scripted_client client(host, /*loopback=*/false);
-  client.send(handshake());
+  client.send(client_handshake());
   const auto frames = client.take_frames();
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_EQ(close_text(frames[1]).substr(0, 17), "403 ACCESS_REFUSE");

@@ -1,6 +1,8 @@
 #include "tests/engine/session/session_harness.h"
 
 #include <algorithm>
+#include <array>
+#include <string>
 
 namespace haremq::test {
 
@@ -25,6 +27,44 @@ void fake_host::run_until_idle(const std::vector<session::connection*>& connecti
         },
         std::move(c));
   }
+}
+
+std::vector<std::byte> client_handshake(std::string_view password, bool auth_close) {
+  std::vector<std::byte> out(amqp::protocol_header.begin(), amqp::protocol_header.end());
+  std::array<std::byte, 256> props_buf{};
+  amqp::byte_writer pw{props_buf};
+  amqp::table_writer props{pw};
+  {
+    auto caps = props.nested("capabilities", amqp::table_writer::kind::table);
+    caps.add("authentication_failure_close", amqp::field_value::boolean(auth_close));
+    caps.finish();
+  }
+  const auto client_properties = amqp::field_table::trusted(props.finish());
+  std::vector<std::byte> buf(4096);
+  amqp::byte_writer w{buf};
+  const std::string response = std::string("\0guest\0", 7) + std::string(password);
+  amqp::write_method_frame(w, 0, amqp::connection_start_ok{client_properties, "PLAIN", {response}, "en_US"});
+  amqp::write_method_frame(w, 0, amqp::connection_tune_ok{2047, 131072, 0});
+  amqp::write_method_frame(w, 0, amqp::connection_open{"/", "", false});
+  out.insert(out.end(), w.written().begin(), w.written().end());
+  return out;
+}
+
+std::vector<std::byte> publish_bytes(std::uint16_t channel, std::string_view exchange, std::string_view routing_key,
+                                     std::string_view body) {
+  std::vector<std::byte> buf(4096 + body.size());
+  amqp::byte_writer w{buf};
+  amqp::write_method_frame(w, channel, amqp::basic_publish{0, exchange, routing_key, false, false});
+  {
+    amqp::frame_writer f{w, amqp::frame_type::header, channel};
+    w.u16(60);
+    w.u16(0);
+    w.u64(body.size());
+    w.u16(0);  // no properties
+    f.end();
+  }
+  amqp::write_body_frame(w, channel, amqp::as_bytes(body));
+  return {w.written().begin(), w.written().end()};
 }
 
 scripted_client::scripted_client(fake_host& host, bool loopback) : _host(host) {

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "engine/session/connection.h"
+#include "net/amqp/method_codec.h"
 #include "tests/support/frame_feeder.h"
 
 // Runs session::connection objects without sockets or threads: a fake transport collects
@@ -52,6 +54,12 @@ class fake_host final : public session::host, public engine::outbox {
   const session::session_config& config() const noexcept override { return settings; }
   std::chrono::steady_clock::time_point now() const noexcept override { return clock; }
   void post(engine::worker_id, engine::command&& c) override { _pending.push_back(std::move(c)); }
+  // One worker; tests set `congest` to play a ring that filled up.
+  bool congested(engine::worker_id) const noexcept override { return congest; }
+  bool relieved() const noexcept override { return !congest; }
+  void call_until_relieved(engine::connection_key c) override { waiting_for_relief.push_back(c); }
+  std::vector<engine::connection_key> waiting_for_relief;
+  bool congest = false;
 
   // Routes pending commands to the shard or to `connections` until none is left.
   void run_until_idle(const std::vector<session::connection*>& connections);
@@ -65,6 +73,24 @@ class fake_host final : public session::host, public engine::outbox {
   engine::shard _shard;
   std::deque<engine::command> _pending;
 };
+
+// The client's opening: protocol header, start-ok PLAIN guest/<password>, tune-ok
+// (2047, 131072, no heartbeat), open "/". It announces authentication_failure_close unless
+// told otherwise.
+std::vector<std::byte> client_handshake(std::string_view password = "guest", bool auth_close = true);
+
+// One method frame's bytes.
+template <class M>
+std::vector<std::byte> method_bytes(std::uint16_t channel, const M& m) {
+  std::vector<std::byte> buf(4096);
+  amqp::byte_writer w{buf};
+  amqp::write_method_frame(w, channel, m);
+  return {w.written().begin(), w.written().end()};
+}
+
+// basic.publish with its content header (no properties) and one body frame.
+std::vector<std::byte> publish_bytes(std::uint16_t channel, std::string_view exchange, std::string_view routing_key,
+                                     std::string_view body);
 
 // A client's side of one session: feeds bytes as a socket would (whatever was not consumed
 // is offered again with what follows, also after the session resumes reading).
