@@ -86,15 +86,18 @@ struct credit_cmd {
   std::uint32_t credit = UINT32_MAX;
 };
 
-// consumer's worker -> queue owner: `written` more deliveries to the consumer have gone into
-// its connection's output. A queue keeps at most delivery_window deliveries in flight to a
-// consumer (acked or not), so a consumer that does not read holds back its queue instead of
-// filling the broker's memory, as TCP back-pressure does in RabbitMQ.
-inline constexpr std::uint32_t delivery_window = 2048;
+// consumer's worker -> queue owner: `written` more deliveries (`bytes` of bodies) to the
+// consumer have gone into its connection's output. A queue keeps at most a window of
+// deliveries and of body bytes in flight to a consumer (acked or not), so a consumer that does
+// not read holds its queue back instead of filling the broker's memory, as TCP back-pressure
+// does in RabbitMQ.
+inline constexpr std::uint32_t delivery_window = 8192;
+inline constexpr std::uint64_t delivery_window_bytes = 4 * 1024 * 1024;
 struct written_cmd {
   queue_id queue;
   consumer_address consumer;
   std::uint32_t written = 0;
+  std::uint64_t bytes = 0;
 };
 
 struct cancel_cmd {

@@ -37,8 +37,12 @@ void queue::set_channel_credit(consumer_address address, std::uint32_t credit) {
   if (consumer* c = find_consumer(address)) c->channel_credit = credit;
 }
 
-void queue::reopen_window(consumer_address address, std::uint32_t written) {
-  if (consumer* c = find_consumer(address)) c->window = std::min(delivery_window, c->window + written);
+void queue::reopen_window(consumer_address address, std::uint32_t written, std::uint64_t bytes) {
+  consumer* c = find_consumer(address);
+  if (c == nullptr) return;
+  c->window = std::min(delivery_window, c->window + written);
+  c->window_bytes = std::min(static_cast<std::int64_t>(delivery_window_bytes),
+                             c->window_bytes + static_cast<std::int64_t>(bytes));
 }
 
 void queue::remove_consumer(consumer_address address) {
@@ -143,6 +147,7 @@ void queue::dispatch(delivery_sink& sink) {
     ready_entry e = std::move(_ready.front());
     _ready.pop_front();
     --chosen->window;
+    chosen->window_bytes -= static_cast<std::int64_t>(e.msg->body_size());
     deliver_cmd d;
     d.consumer = chosen->address;
     d.queue = _id;

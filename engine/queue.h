@@ -56,8 +56,9 @@ class queue {
   std::optional<reply_error> add_consumer(const consume_cmd& c);
   // Sets how many more deliveries the consumer's channel takes (basic.qos global=true).
   void set_channel_credit(consumer_address consumer, std::uint32_t credit);
-  // `written` deliveries to the consumer have left for its socket: room in its window.
-  void reopen_window(consumer_address consumer, std::uint32_t written);
+  // `written` deliveries (`bytes` of bodies) to the consumer have left for its socket: room
+  // in its window.
+  void reopen_window(consumer_address consumer, std::uint32_t written, std::uint64_t bytes);
   // Removes a consumer; its unacked deliveries stay unacked until settled or its channel goes.
   void remove_consumer(consumer_address consumer);
   // Removes the channel's consumers (every channel of the connection for channel 0) and
@@ -90,11 +91,15 @@ class queue {
     std::uint16_t prefetch = 0;
     std::uint32_t unacked = 0;
     std::uint32_t channel_credit = UINT32_MAX;
-    std::uint32_t window = delivery_window;  // deliveries it may still be sent before it has written them
+    // What it may still be sent before its connection has written what it was sent. The byte
+    // window may go below zero by one message: a body larger than the window still goes.
+    std::uint32_t window = delivery_window;
+    std::int64_t window_bytes = static_cast<std::int64_t>(delivery_window_bytes);
     bool no_ack = false;
     bool exclusive = false;
     bool has_credit() const noexcept {
-      return window > 0 && (no_ack || ((prefetch == 0 || unacked < prefetch) && channel_credit > 0));
+      return window > 0 && window_bytes > 0 &&
+             (no_ack || ((prefetch == 0 || unacked < prefetch) && channel_credit > 0));
     }
   };
 

@@ -67,7 +67,7 @@ void shard::handle(credit_cmd&& c) {
 void shard::handle(written_cmd&& c) {
   queue* q = find(c.queue);
   if (q == nullptr) return;
-  q->reopen_window(c.consumer, c.written);
+  q->reopen_window(c.consumer, c.written, c.bytes);
   q->dispatch(*this);
 }
 

@@ -640,12 +640,13 @@ void channel::on_deliver(engine::deliver_cmd&& d) {
   }
   write_method(amqp::basic_deliver{c->tag, tag, d.redelivered, d.msg->exchange(), d.msg->routing_key()});
   write_content(d.msg);
-  note_written(*c);
+  note_written(*c, d.msg->body_size());
 }
 
-void channel::note_written(consumer& c) {
+void channel::note_written(consumer& c, std::uint64_t body_bytes) {
   // A quarter of the window per report: the queue never runs dry while reports travel.
-  if (++c.unreported < engine::delivery_window / 4) return;
+  c.unreported_bytes += body_bytes;
+  if (++c.unreported < engine::delivery_window / 4 && c.unreported_bytes < engine::delivery_window_bytes / 4) return;
   if (_connection.output_backed_up()) {
     _connection.wait_for_output_room();
     return;
@@ -656,13 +657,15 @@ void channel::note_written(consumer& c) {
 void channel::report_written(consumer& c) {
   _connection.host_ref().outbox().post(
       c.queue.owner,
-      engine::written_cmd{c.queue.queue, engine::consumer_address{_connection.key(), _number, c.number}, c.unreported});
+      engine::written_cmd{c.queue.queue, engine::consumer_address{_connection.key(), _number, c.number}, c.unreported,
+                          c.unreported_bytes});
   c.unreported = 0;
+  c.unreported_bytes = 0;
 }
 
 void channel::on_output_room() {
   for (auto& c : _consumers) {
-    if (c.unreported > 0) report_written(c);
+    if (c.unreported > 0 || c.unreported_bytes > 0) report_written(c);
   }
 }
 

@@ -69,7 +69,8 @@ class channel {
     std::string tag;
     engine::queue_target queue;
     bool no_ack = false;
-    std::uint32_t unreported = 0;  // written to the output since the queue last heard
+    std::uint32_t unreported = 0;  // deliveries written to the output since the queue last heard
+    std::uint64_t unreported_bytes = 0;  // ... and their bodies' bytes
   };
   struct unacked {
     std::uint64_t tag = 0;
@@ -126,7 +127,7 @@ class channel {
   void write_content(const engine::message_ref& msg);
   // A delivery to `c` went into the output: tell its queue, in batches, unless the output is
   // backed up (then on_output_room() does, once it drains).
-  void note_written(consumer& c);
+  void note_written(consumer& c, std::uint64_t body_bytes);
   void report_written(consumer& c);
   template <class M>
   void write_method(const M& m);

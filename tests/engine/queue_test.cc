@@ -168,10 +168,10 @@ TEST_F(QueueTest, AConsumerThatDoesNotWriteHoldsTheQueueBackAtItsWindow) {
   q.dispatch(sink);
   EXPECT_EQ(sink.got.size(), delivery_window);
   EXPECT_EQ(q.ready_count(), 100u);
-  q.reopen_window(c.consumer, 40);
+  q.reopen_window(c.consumer, 40, 40 * 3);
   q.dispatch(sink);
   EXPECT_EQ(sink.got.size(), delivery_window + 40);
-  q.reopen_window(c.consumer, delivery_window);  // never more than a full window
+  q.reopen_window(c.consumer, delivery_window, delivery_window_bytes);  // never more than a full window
   q.dispatch(sink);
   EXPECT_EQ(sink.got.size(), delivery_window + 100);
   EXPECT_EQ(q.ready_count(), 0u);
@@ -186,10 +186,23 @@ TEST_F(QueueTest, WindowAppliesToAckingConsumersWithoutPrefetch) {
   q.dispatch(sink);
   // Both windows full; the rest waits for the consumers' connections to write.
   EXPECT_EQ(sink.got.size(), 2 * delivery_window);
-  q.reopen_window(b.consumer, 10);
+  q.reopen_window(b.consumer, 10, 10 * 5);
   q.dispatch(sink);
   ASSERT_EQ(sink.got.size(), 2 * delivery_window + 10);
   EXPECT_EQ(sink.got.back().consumer, b.consumer);
+}
+
+TEST_F(QueueTest, LargeBodiesCloseTheWindowByBytes) {
+  const consume_cmd c = consumer(1, 0, /*no_ack=*/true);
+  ASSERT_FALSE(q.add_consumer(c));
+  const std::string big(delivery_window_bytes / 3, 'b');
+  for (int i = 0; i < 10; ++i) q.enqueue(make(big));
+  q.dispatch(sink);
+  // Three fill the byte window to the brim; a fourth is allowed past it, then it is shut.
+  EXPECT_EQ(sink.got.size(), 4u);
+  q.reopen_window(c.consumer, 2, 2 * big.size());
+  q.dispatch(sink);
+  EXPECT_EQ(sink.got.size(), 6u);
 }
 
 TEST(Message, HoldsRoutingPropertiesAndBodyInOneAllocation) {

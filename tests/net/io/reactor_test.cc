@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -106,7 +107,22 @@ class client {
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     _connected = ::connect(_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    // Interrupted (io_uring task work of another ring in this process can do that to a call
+    // with a socket timeout): the connection goes on in the background; wait for it.
+    if (!_connected && errno == EINTR) _connected = finish_interrupted_connect();
     if (!_connected) _last_error = std::strerror(errno);
+  }
+  bool finish_interrupted_connect() {
+    pollfd p{_fd, POLLOUT, 0};
+    int ready = 0;
+    do {
+      ready = ::poll(&p, 1, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(patience).count()));
+    } while (ready < 0 && errno == EINTR);
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (ready != 1 || ::getsockopt(_fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return false;
+    errno = error;
+    return error == 0;
   }
   client(const client&) = delete;
   client& operator=(const client&) = delete;
@@ -122,6 +138,7 @@ class client {
   bool send_all(std::string_view data) {
     while (!data.empty()) {
       const ssize_t n = ::send(_fd, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
       data.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -138,6 +155,7 @@ class client {
     const auto deadline = clock_type::now() + patience;
     while (out.size() < n && clock_type::now() < deadline) {
       const ssize_t got = ::recv(_fd, buffer.data(), std::min(chunk, n - out.size()), 0);
+      if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
         _last_error = got == 0 ? "end of stream" : std::strerror(errno);
         break;
@@ -155,7 +173,10 @@ class client {
   // Whether the next read reports the end of the stream (EOF or a reset), nothing else first.
   bool at_end() {
     char c = 0;
-    const ssize_t got = ::recv(_fd, &c, 1, 0);
+    ssize_t got = 0;
+    do {
+      got = ::recv(_fd, &c, 1, 0);
+    } while (got < 0 && errno == EINTR);
     return got == 0 || (got < 0 && errno == ECONNRESET);
   }
 
