@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include <unistd.h>
+
 #include <iostream>
 #include <thread>
 
@@ -38,6 +40,8 @@ std::optional<std::string> apply_file(const std::string& path, config& c, std::s
   if (auto v = t["heartbeat"].value<std::int64_t>()) c.session.heartbeat = static_cast<std::uint16_t>(*v);
   if (auto v = t["frame-max"].value<std::int64_t>()) c.session.frame_max = static_cast<std::uint32_t>(*v);
   if (auto v = t["channel-max"].value<std::int64_t>()) c.session.channel_max = static_cast<std::uint16_t>(*v);
+  if (auto v = t["memory-high-watermark"].value<double>()) c.memory_high_watermark = *v;
+  if (auto v = t["memory-limit"].value<std::int64_t>()) c.memory_limit = static_cast<std::uint64_t>(*v);
   return std::nullopt;
 }
 
@@ -69,6 +73,12 @@ std::optional<int> parse_command_line(int argc, char** argv, config& out) {
   cli.add_option("--frame-max", out.session.frame_max, "Largest frame offered to clients, bytes")
       ->capture_default_str();
   cli.add_option("--channel-max", out.session.channel_max, "Most channels per connection")->capture_default_str();
+  cli.add_option("--memory-high-watermark", out.memory_high_watermark,
+                 "Block publishers when messages hold this fraction of the machine's memory")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cli.add_option("--memory-limit", out.memory_limit, "The same limit in bytes (0: use the watermark)")
+      ->capture_default_str();
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +94,14 @@ std::optional<int> parse_command_line(int argc, char** argv, config& out) {
   }
   if (out.workers == 0) out.workers = std::max(1u, std::thread::hardware_concurrency());
   return std::nullopt;
+}
+
+std::uint64_t memory_limit_bytes(const config& c) {
+  if (c.memory_limit != 0) return c.memory_limit;
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return UINT64_MAX;
+  return static_cast<std::uint64_t>(c.memory_high_watermark * static_cast<double>(pages) * static_cast<double>(page_size));
 }
 
 }  // namespace haremq::app

@@ -18,11 +18,19 @@ struct config {
   std::string config_file;
   io::backend io = io::backend::io_uring;
   std::string log_level = "info";
+  // The memory alarm: over this many bytes of messages, publishers are blocked. Given as a
+  // fraction of the machine's memory (RabbitMQ's vm_memory_high_watermark, 0.4 by default),
+  // or in bytes by memory_limit (0: use the fraction).
+  double memory_high_watermark = 0.4;
+  std::uint64_t memory_limit = 0;
   session::session_config session;
 };
 
 // Parses the command line (and the TOML file it names). On --help or a bad argument it
 // returns the exit code to end with; otherwise nullopt and `out` is filled.
 std::optional<int> parse_command_line(int argc, char** argv, config& out);
+
+// The memory alarm's threshold in bytes, from memory_limit or the watermark.
+std::uint64_t memory_limit_bytes(const config& c);
 
 }  // namespace haremq::app

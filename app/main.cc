@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   haremq::app::broker_state broker(c, c.workers);
+  broker.memory_limit = haremq::app::memory_limit_bytes(c);
   std::vector<std::unique_ptr<haremq::app::worker>> workers;
   haremq::io::backend backend = c.io;
   std::uint16_t port = c.port;
@@ -106,8 +107,8 @@ int main(int argc, char** argv) {
     (*w)->reactor().listen(fd);
     workers.push_back(std::move(*w));
   }
-  spdlog::info("haremq {} listening on {}:{}, {} worker{}, io {}", c.session.version, c.bind, port, c.workers,
-               c.workers == 1 ? "" : "s", haremq::io::name_of(backend));
+  spdlog::info("haremq {} listening on {}:{}, {} worker{}, io {}, memory limit {} MiB", c.session.version, c.bind, port,
+               c.workers, c.workers == 1 ? "" : "s", haremq::io::name_of(backend), broker.memory_limit >> 20);
 
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });

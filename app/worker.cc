@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/memory_meter.h"
 #include "net/amqp/method_codec.h"
 
 namespace haremq::app {
@@ -90,6 +91,7 @@ void worker::on_accept(io::conn_id id, const sockaddr_storage& peer) {
   c.transport = std::make_unique<socket_transport>(*_reactor, id);
   c.session = std::make_unique<session::connection>(*this, *c.transport, engine::connection_key{_id, local},
                                                     is_loopback(peer));
+  if (_memory_alarm_seen) c.session->on_memory_alarm(true);
   _by_conn.emplace(pack(id), local);
   _clients.emplace(local, std::move(c));
 }
@@ -183,6 +185,7 @@ void worker::on_turn() {
 
   if (_now >= _next_tick) {
     _next_tick = _now + tick_interval;
+    check_memory();
     for (auto& [_, c] : _clients) c.session->on_tick();
     drain_local();
   }
@@ -191,6 +194,26 @@ void worker::on_turn() {
     if (_clients.empty() || _now >= _shutdown_deadline) _reactor->stop();
   }
   _closed.clear();
+}
+
+void worker::check_memory() {
+  if (_id.value == 0) {
+    const std::int64_t used = engine::memory_meter::total();
+    const bool over = used > 0 && static_cast<std::uint64_t>(used) > _broker.memory_limit;
+    if (over != _broker.memory_alarm.load(std::memory_order_relaxed)) {
+      _broker.memory_alarm.store(over, std::memory_order_relaxed);
+      if (over) {
+        spdlog::warn("memory alarm: messages hold {} bytes, over the limit of {}; publishers are blocked", used,
+                     _broker.memory_limit);
+      } else {
+        spdlog::info("memory alarm cleared: messages hold {} bytes; publishers go on", used);
+      }
+    }
+  }
+  const bool alarm = _broker.memory_alarm.load(std::memory_order_relaxed);
+  if (alarm == _memory_alarm_seen) return;
+  _memory_alarm_seen = alarm;
+  for (auto& [_, c] : _clients) c.session->on_memory_alarm(alarm);
 }
 
 void worker::begin_shutdown() {

@@ -29,6 +29,9 @@ struct broker_state {
   engine::topology_store topology;
   std::vector<std::unique_ptr<engine::mailbox>> mailboxes;
   std::atomic<bool> shutting_down{false};
+  // Set by worker 0 from engine::memory_meter; every worker tells its connections.
+  std::atomic<bool> memory_alarm{false};
+  std::uint64_t memory_limit = UINT64_MAX;
 };
 
 class worker final : public io::reactor_handler, public session::host, public engine::outbox {
@@ -77,6 +80,9 @@ class worker final : public io::reactor_handler, public session::host, public en
   void handle(engine::command&& c);
   void drain_local();
   void relieve_waiters();
+  // On the tick: worker 0 weighs the messages against the limit; each worker passes a
+  // change of the alarm on to its connections.
+  void check_memory();
   void begin_shutdown();
   client* find(io::conn_id id) noexcept;
 
@@ -87,6 +93,7 @@ class worker final : public io::reactor_handler, public session::host, public en
   engine::shard _shard;
   std::vector<engine::command> _local;
   std::vector<std::uint64_t> _relief_waiters;  // connections throttled or waiting for output room
+  bool _memory_alarm_seen = false;
   std::unordered_map<std::uint64_t, client> _clients;  // by connection_key.local
   std::unordered_map<std::uint64_t, std::uint64_t> _by_conn;  // packed conn_id -> local
   std::vector<client> _closed;  // destroyed at the end of the turn, never inside a callback

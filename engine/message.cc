@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 
+#include "engine/memory_meter.h"
+
 namespace haremq::engine {
 
 message* message::create(std::string_view exchange, std::string_view routing_key, amqp::bytes_view properties,
@@ -14,6 +16,7 @@ message* message::create(std::string_view exchange, std::string_view routing_key
   const std::size_t data_size = exchange.size() + routing_key.size() + properties.size() + body_size;
   void* raw = mi_malloc(sizeof(message) + data_size);
   if (raw == nullptr) return nullptr;
+  memory_meter::add(static_cast<std::int64_t>(sizeof(message) + data_size));
   auto* m = new (raw) message();
   m->_exchange_size = static_cast<std::uint8_t>(exchange.size());
   m->_routing_key_size = static_cast<std::uint8_t>(routing_key.size());
@@ -45,6 +48,7 @@ amqp::basic_properties message::decode_properties() const noexcept {
 }
 
 void message::destroy() noexcept {
+  memory_meter::add(-static_cast<std::int64_t>(memory_size()));
   this->~message();
   mi_free(this);
 }

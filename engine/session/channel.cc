@@ -336,6 +336,7 @@ channel::method_result channel::publish_complete() {
                                                       _connection.vhost() + "'",
                       amqp::basic_publish::id);
   }
+  _connection.note_publish();
   _route_scratch.clear();
   replica.route(_connection.vhost(), exchange, _content.routing_key, *msg, _route_scratch);
 

@@ -93,7 +93,7 @@ std::size_t connection::on_data(amqp::bytes_view data) {
         break;
     }
   }
-  while (used < data.size() && _state != state::closed && !_reading_paused && !_throttled) {
+  while (used < data.size() && _state != state::closed && !reading_held()) {
     // RabbitMQ takes payloads up to frame-max itself (8 bytes more than the spec allows),
     // though its error text names frame-max - 8 as the limit.
     const auto r = amqp::parse_frame(data.subspan(used), _frame_max + amqp::frame_overhead);
@@ -199,6 +199,8 @@ bool connection::handle_connection_method(const amqp::method& m) {
       if (const auto caps = start_ok->client_properties.find("capabilities")) {
         const auto close = caps->as_table().find("authentication_failure_close");
         _client_wants_auth_close = close && close->as_bool();
+        const auto blocked = caps->as_table().find("connection.blocked");
+        _client_wants_blocked = blocked && blocked->as_bool();
       }
       if (!authenticate(*start_ok, mechanism_error)) {
         if (!mechanism_error.empty()) {
@@ -390,7 +392,7 @@ void connection::channel_failed(std::uint16_t number, const protocol_error& e) {
 void connection::resume_reading() {
   if (!_reading_paused) return;
   _reading_paused = false;
-  if (!_throttled) _transport.pause_reading(false);
+  if (!reading_held()) _transport.pause_reading(false);
 }
 
 void connection::throttle() {
@@ -411,10 +413,30 @@ void connection::wait_for_output_room() {
   }
 }
 
+void connection::on_memory_alarm(bool on) {
+  _memory_alarm = on;
+  if (on && _has_published) note_publish();
+  if (!on && _blocked) {
+    _blocked = false;
+    if (_state == state::open && _client_wants_blocked) send(0, amqp::connection_unblocked{});
+    _last_received = _host.now();
+    if (!reading_held()) _transport.pause_reading(false);
+  }
+}
+
+void connection::note_publish() {
+  _has_published = true;
+  if (!_memory_alarm || _blocked || _state != state::open) return;
+  _blocked = true;
+  if (_client_wants_blocked) send(0, amqp::connection_blocked{"low on memory"});
+  _transport.pause_reading(true);
+}
+
 bool connection::on_relief() {
   if (_throttled && _host.relieved()) {
     _throttled = false;
-    if (!_reading_paused) _transport.pause_reading(false);
+    _last_received = _host.now();  // its heartbeats were not read meanwhile
+    if (!reading_held()) _transport.pause_reading(false);
   }
   if (_waiting_for_output && !output_backed_up()) {
     _waiting_for_output = false;
@@ -482,8 +504,10 @@ void connection::on_tick() {
   }
   if (_heartbeat == 0) return;
   const std::chrono::seconds interval{_heartbeat};
-  // A peer silent for two intervals is gone (RabbitMQ: "missed heartbeats from client").
-  if (now - _last_received > 2 * interval) {
+  // A peer silent for two intervals is gone (RabbitMQ: "missed heartbeats from client"),
+  // unless we stopped reading from it (blocked or throttled), as RabbitMQ pauses its
+  // heartbeat monitor then.
+  if (now - _last_received > 2 * interval && !_blocked && !_throttled) {
     release_channels();
     _state = state::closed;
     _transport.abort();

@@ -50,6 +50,8 @@ class connection {
   const std::string& user() const noexcept { return _user; }
   std::uint32_t frame_max() const noexcept { return _frame_max; }
   void resume_reading();
+  // Reading goes on only when no reply is awaited, no ring is congested, no alarm blocks.
+  bool reading_held() const noexcept { return _reading_paused || _throttled || _blocked; }
   // A publish went to a congested mailbox: stop reading until the mailboxes are relieved.
   void throttle();
   // The output is over its high mark: consumers' windows stay shut until it drains.
@@ -57,6 +59,13 @@ class connection {
   void wait_for_output_room();
   // Called by the worker each turn after call_until_relieved(); false once nothing waits.
   bool on_relief();
+  // The broker's memory alarm went on or off. While it is on, a connection that publishes
+  // is blocked: connection.blocked (to clients with the capability), and no more reading
+  // until the alarm is off, then connection.unblocked. Consumers go on.
+  void on_memory_alarm(bool on);
+  // A channel completed a publish.
+  void note_publish();
+  bool blocked() const noexcept { return _blocked; }
   // A reply from a queue owner refused what the channel asked: close it (or the connection).
   void channel_failed(std::uint16_t number, const protocol_error& e);
   void remember_exclusive(engine::queue_target q);
@@ -106,6 +115,10 @@ class connection {
   std::vector<engine::queue_target> _exclusive_queues;
   bool _reading_paused = false;  // a channel waits for a queue owner's reply
   bool _throttled = false;       // a mailbox it publishes into is congested
+  bool _blocked = false;         // the memory alarm holds this publisher
+  bool _memory_alarm = false;
+  bool _has_published = false;
+  bool _client_wants_blocked = false;  // its capabilities say connection.blocked
   bool _waiting_for_output = false;
   bool _relief_registered = false;
   std::uint32_t _channel_incarnations = 0;

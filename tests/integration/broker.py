@@ -41,7 +41,8 @@ class BrokerError(AssertionError):
 class Broker:
     """One broker for one test module: external (AMQP_PORT) or a HareMQ child process."""
 
-    def __init__(self):
+    def __init__(self, extra_args=()):
+        self.extra_args = list(extra_args)
         self.port = None
         self.proc = None
         self.workdir = None
@@ -64,7 +65,7 @@ class Broker:
             self.port = free_port()
             args = [binary, '--bind', HOST, '--port', str(self.port),
                     '--data-dir', os.path.join(self.workdir, 'data')]
-            args += shlex.split(os.environ.get('HAREMQ_ARGS', ''))
+            args += shlex.split(os.environ.get('HAREMQ_ARGS', '')) + self.extra_args
             os.makedirs(os.path.join(self.workdir, 'data'))
             self._out = open(os.path.join(self.workdir, 'stdout'), 'wb')
             self._err = open(os.path.join(self.workdir, 'stderr'), 'wb')
@@ -177,10 +178,11 @@ def wait_for_port(port, timeout):
 _broker = None
 
 
-def setup_module():
-    """Call from setUpModule: starts (or finds) the broker for this module."""
+def setup_module(extra_args=()):
+    """Call from setUpModule: starts (or finds) the broker for this module, with `extra_args`
+    added to haremq's command line."""
     global _broker
-    _broker = Broker().start()
+    _broker = Broker(extra_args).start()
     return _broker
 
 

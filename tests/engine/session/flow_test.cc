@@ -2,7 +2,8 @@
 // connection reading (the frames after it stay unconsumed, nothing is dropped) until every
 // ring is relieved; a connection waiting on replies and throttled at once resumes only when
 // both are over. Consumers report written deliveries to their queue, so the queue's window
-// reopens as the connection writes.
+// reopens as the connection writes. The memory alarm blocks connections that publish
+// (connection.blocked/unblocked to clients with the capability), not the others.
 // Not here: the real rings and sockets (integration test_flow).
 #include <gtest/gtest.h>
 
@@ -79,6 +80,77 @@ TEST_F(Flow, ConsumersReportWhatTheirConnectionWrote) {
   client.send(many);
   EXPECT_EQ(client.take_frames().size(), 3u * n);  // deliver, header, body each
   EXPECT_EQ(ready(), 0u);
+}
+
+std::string method_name(const owned_frame& f) {
+  const auto m = amqp::decode_method(f.payload);
+  return m ? std::string(amqp::name_of(*m)) : "undecodable";
+}
+
+TEST(MemoryAlarm, BlocksAPublisherUntilItClears) {
+  fake_host host;
+  scripted_client client{host};
+  client.send(client_handshake("guest", true, /*blocked_capability=*/true));
+  client.send(method_bytes(1, amqp::channel_open{}));
+  client.send(publish_bytes(1, "", "nowhere", "before"));
+  ASSERT_EQ(client.take_frames().size(), 4u);  // start, tune, open-ok, channel.open-ok
+
+  client.session().on_memory_alarm(true);
+  // It has published before: blocked at once.
+  auto frames = client.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(method_name(frames[0]), "connection.blocked");
+  EXPECT_TRUE(client.transport().paused);
+  EXPECT_TRUE(client.session().blocked());
+
+  client.session().on_memory_alarm(false);
+  frames = client.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(method_name(frames[0]), "connection.unblocked");
+  EXPECT_FALSE(client.transport().paused);
+}
+
+TEST(MemoryAlarm, AConnectionIsBlockedOnlyOnceItPublishes) {
+  fake_host host;
+  scripted_client client{host};
+  client.send(client_handshake("guest", true, /*blocked_capability=*/true));
+  client.send(method_bytes(1, amqp::channel_open{}));
+  client.send(method_bytes(1, amqp::queue_declare{0, "q", false, false, false, false, false, {}}));
+  ASSERT_EQ(client.take_frames().size(), 5u);
+
+  client.session().on_memory_alarm(true);
+  EXPECT_TRUE(client.take_frames().empty());
+  EXPECT_FALSE(client.transport().paused);
+  // Consuming and other methods go on.
+  client.send(method_bytes(1, amqp::queue_declare{0, "q", true, false, false, false, false, {}}));
+  EXPECT_EQ(client.take_frames().size(), 1u);
+
+  // The first publish is taken, then the connection is blocked: the second waits unread.
+  auto two = publish_bytes(1, "", "q", "one");
+  const auto second = publish_bytes(1, "", "q", "two");
+  two.insert(two.end(), second.begin(), second.end());
+  client.send(two);
+  const auto frames = client.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(method_name(frames[0]), "connection.blocked");
+  EXPECT_EQ(host.shard().find(std::get<engine::queue_record>(host.topology().find_queue("/", "q", client.session().key())).id)
+                ->ready_count(),
+            1u);
+}
+
+TEST(MemoryAlarm, AClientWithoutTheCapabilityIsBlockedSilently) {
+  fake_host host;
+  scripted_client client{host};
+  client.send(client_handshake());
+  client.send(method_bytes(1, amqp::channel_open{}));
+  client.send(publish_bytes(1, "", "nowhere", "x"));
+  ASSERT_EQ(client.take_frames().size(), 4u);
+  client.session().on_memory_alarm(true);
+  EXPECT_TRUE(client.take_frames().empty());
+  EXPECT_TRUE(client.transport().paused);
+  client.session().on_memory_alarm(false);
+  EXPECT_TRUE(client.take_frames().empty());
+  EXPECT_FALSE(client.transport().paused);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ void fake_host::run_until_idle(const std::vector<session::connection*>& connecti
   }
 }
 
-std::vector<std::byte> client_handshake(std::string_view password, bool auth_close) {
+std::vector<std::byte> client_handshake(std::string_view password, bool auth_close, bool blocked_capability) {
   std::vector<std::byte> out(amqp::protocol_header.begin(), amqp::protocol_header.end());
   std::array<std::byte, 256> props_buf{};
   amqp::byte_writer pw{props_buf};
@@ -37,6 +37,7 @@ std::vector<std::byte> client_handshake(std::string_view password, bool auth_clo
   {
     auto caps = props.nested("capabilities", amqp::table_writer::kind::table);
     caps.add("authentication_failure_close", amqp::field_value::boolean(auth_close));
+    if (blocked_capability) caps.add("connection.blocked", amqp::field_value::boolean(true));
     caps.finish();
   }
   const auto client_properties = amqp::field_table::trusted(props.finish());

@@ -76,8 +76,9 @@ class fake_host final : public session::host, public engine::outbox {
 
 // The client's opening: protocol header, start-ok PLAIN guest/<password>, tune-ok
 // (2047, 131072, no heartbeat), open "/". It announces authentication_failure_close unless
-// told otherwise.
-std::vector<std::byte> client_handshake(std::string_view password = "guest", bool auth_close = true);
+// told otherwise, and connection.blocked when asked.
+std::vector<std::byte> client_handshake(std::string_view password = "guest", bool auth_close = true,
+                                        bool blocked_capability = false);
 
 // One method frame's bytes.
 template <class M>
