@@ -54,6 +54,8 @@ class worker::socket_transport final : public session::transport {
 
 worker::worker(engine::worker_id id, broker_state& broker)
     : _id(id), _broker(broker), _replica(broker.topology), _shard(id, broker.topology, *this) {
+  _outgoing.reserve(broker.mailboxes.size());
+  for (auto& m : broker.mailboxes) _outgoing.push_back(outgoing{m->make_producer(), {}});
   _now = std::chrono::steady_clock::now();
   _next_tick = _now + tick_interval;
 }
@@ -100,7 +102,11 @@ std::size_t worker::on_data(io::conn_id id, std::span<const std::byte> data) {
   client* c = find(id);
   if (c == nullptr) return data.size();
   _now = std::chrono::steady_clock::now();
-  return c->session->on_data(data);
+  const std::size_t used = c->session->on_data(data);
+  // What one read produced goes at once, so other workers start on it while this one goes
+  // on with its other sockets.
+  flush_outgoing();
+  return used;
 }
 
 void worker::on_closed(io::conn_id id, std::error_code) {
@@ -118,7 +124,7 @@ void worker::post(engine::worker_id to, engine::command&& c) {
   if (to == _id) {
     _local.push_back(std::move(c));
   } else {
-    _broker.mailboxes[to.value]->post(std::move(c));
+    _outgoing[to.value].batch.push_back(std::move(c));
   }
 }
 
@@ -138,6 +144,10 @@ void worker::relieve_waiters() {
     const auto it = _clients.find(local);
     return it == _clients.end() || !it->second.session->on_relief();
   });
+}
+
+void worker::flush_outgoing() {
+  for (std::size_t w = 0; w < _outgoing.size(); ++w) _broker.mailboxes[w]->post_batch(_outgoing[w].producer, _outgoing[w].batch);
 }
 
 void worker::handle(engine::command&& c) {
@@ -194,6 +204,7 @@ void worker::on_turn() {
     if (_clients.empty() || _now >= _shutdown_deadline) _reactor->stop();
   }
   _closed.clear();
+  flush_outgoing();  // last: whatever this turn posted to other workers goes now
 }
 
 void worker::check_memory() {

@@ -92,6 +92,14 @@ class worker final : public io::reactor_handler, public session::host, public en
   engine::topology_replica _replica;
   engine::shard _shard;
   std::vector<engine::command> _local;
+  // Commands for other workers, gathered during a turn and moved into their mailboxes at its
+  // end: one enqueue and one wake-up per worker per turn.
+  struct outgoing {
+    engine::mailbox::producer producer;
+    std::vector<engine::command> batch;
+  };
+  std::vector<outgoing> _outgoing;  // by worker id
+  void flush_outgoing();
   std::vector<std::uint64_t> _relief_waiters;  // connections throttled or waiting for output room
   bool _memory_alarm_seen = false;
   std::unordered_map<std::uint64_t, client> _clients;  // by connection_key.local

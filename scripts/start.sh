@@ -8,9 +8,4 @@ bash scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 
-broker=build/release/app/haremq
-if [ -x "$broker" ]; then
-  exec "$broker" --bind 127.0.0.1 --port 5672 "$@"
-fi
-echo "start: built the codec, its tests and benchmarks; the broker executable (app/haremq) is not in this tree yet."
-echo "start: run the codec benchmarks with: build/release/net/amqp/codec_bench"
+exec build/release/app/haremq --bind 127.0.0.1 --port 5672 "$@"
