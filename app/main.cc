@@ -21,22 +21,50 @@ namespace {
 
 using haremq::app::config;
 
-// A listening socket on bind:port; `port` 0 takes any free port (the first socket's, for the others).
-int open_listener(const config& c, std::uint16_t port, std::string& error) {
-  sockaddr_storage addr{};
-  socklen_t length = 0;
+// bind:port as a socket address; false when `bind` is not an IP address.
+bool socket_address(const config& c, std::uint16_t port, sockaddr_storage& addr, socklen_t& length) {
+  addr = {};
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
   if (inet_pton(AF_INET, c.bind.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
     length = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, c.bind.c_str(), &v6->sin6_addr) == 1) {
+    return true;
+  }
+  if (inet_pton(AF_INET6, c.bind.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);
     length = sizeof(sockaddr_in6);
-  } else {
+    return true;
+  }
+  return false;
+}
+
+// Whether another process already listens on bind:port. Our own sockets share the port
+// through SO_REUSEPORT, which would also let a second broker share it silently and take half
+// the connections; a socket without the option cannot bind next to a listener.
+bool port_taken(const sockaddr_storage& addr, socklen_t length) {
+  const int probe = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return false;
+  const int on = 1;
+  ::setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  const bool taken = ::bind(probe, reinterpret_cast<const sockaddr*>(&addr), length) != 0 && errno == EADDRINUSE;
+  ::close(probe);
+  return taken;
+}
+
+// A listening socket on bind:port; `port` 0 takes any free port (the first socket's, for the
+// others). The first socket checks that no other process has the port.
+int open_listener(const config& c, std::uint16_t port, bool first, std::string& error) {
+  sockaddr_storage addr{};
+  socklen_t length = 0;
+  if (!socket_address(c, port, addr, length)) {
     error = "not an IP address: " + c.bind;
+    return -1;
+  }
+  if (first && port != 0 && port_taken(addr, length)) {
+    error = std::strerror(EADDRINUSE);
     return -1;
   }
   const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -86,7 +114,7 @@ int main(int argc, char** argv) {
   std::uint16_t port = c.port;
   for (unsigned i = 0; i < c.workers; ++i) {
     std::string error;
-    const int fd = open_listener(c, port, error);
+    const int fd = open_listener(c, port, i == 0, error);
     if (fd < 0) {
       spdlog::error("cannot listen on {}:{}: {}", c.bind, port, error);
       return 1;

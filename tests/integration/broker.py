@@ -559,7 +559,8 @@ class RawConnection:
                 return frames, 'timeout'
 
     def handshake(self, user='guest', password='guest', vhost='/', heartbeat=0, channel_max=None,
-                  frame_max=None, capabilities=None, mechanism='PLAIN', client_properties=None):
+                  frame_max=None, capabilities=None, mechanism='PLAIN', client_properties=None,
+                  response=None):
         """Protocol header through connection.open-ok. channel_max/frame_max None: echo the server's."""
         self.send(PROTOCOL_HEADER)
         f = self.expect(0, 10, 10)
@@ -570,7 +571,8 @@ class RawConnection:
         props = dict(client_properties or {'product': 'haremq-integration'})
         if capabilities is not None:
             props['capabilities'] = capabilities
-        response = b'\x00' + user.encode() + b'\x00' + password.encode()
+        if response is None:
+            response = b'\x00' + user.encode() + b'\x00' + password.encode()
         self.send(method(0, 10, 11, table(props) + shortstr(mechanism) + longstr(response)
                          + shortstr('en_US')))
         f = self.read_method()

@@ -8,8 +8,10 @@ values out of range (silent close); channel_max enforced as a count of open chan
 frame_max enforced on inbound frames (501) and honoured on outbound ones (bodies split);
 heartbeats (the server beats at half the interval, drops a silent peer, keeps a pika connection
 with heartbeat=2 alive, and sends nothing with heartbeat=0); 2047 channels on one connection;
-1,000 concurrent connections each publishing with confirms and fetching a message.
-Not yet: connection.blocked, connection.update-secret, AMQPLAIN and EXTERNAL mechanisms.
+1,000 concurrent connections each publishing with confirms and fetching a message;
+a second broker cannot take the same port.
+AMQPLAIN logins, good and bad.
+Not yet: connection.update-secret, the EXTERNAL mechanism.
 """
 import socket
 import struct
@@ -88,6 +90,23 @@ class Authentication(broker.BrokerTestCase):
         with self.assertRaises(broker.Closed):
             raw.handshake(user='nobody', password='wrong')  # RabbitMQ waits ~3 s, then drops the socket
         self.assertEqual(raw.buf, b'')
+
+
+    def amqplain(self, password):
+        # AMQPLAIN's response: a field table without its length prefix.
+        response = broker.table({'LOGIN': 'guest', 'PASSWORD': password})[4:]
+        raw = self.raw_connection()
+        return raw, raw.handshake(mechanism='AMQPLAIN', response=response,
+                                  capabilities={'authentication_failure_close': True})
+
+    def test_amqplain_login(self):
+        _raw, f = self.amqplain('guest')
+        self.assertTrue(f.is_method(10, 41), f)
+
+    def test_amqplain_bad_password(self):
+        _raw, f = self.amqplain('wrong')
+        self.assertTrue(f.is_method(10, 50), f)
+        self.assertEqual(f.close_args(), (403, LOGIN_REFUSED.replace('PLAIN', 'AMQPLAIN'), 0, 0))
 
 
 class Tuning(broker.BrokerTestCase):
@@ -296,3 +315,18 @@ class ManyConnections(broker.BrokerTestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class SecondBroker(broker.BrokerTestCase):
+    def test_a_second_broker_on_the_same_port_refuses_to_start(self):
+        # Its workers share the port among themselves (SO_REUSEPORT); another process must not.
+        if broker.is_external():
+            self.skipTest('needs HAREMQ_BIN')
+        import os
+        import subprocess
+        proc = subprocess.run([os.environ['HAREMQ_BIN'], '--bind', broker.HOST, '--port', str(broker.port())],
+                              capture_output=True, timeout=10)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b'Address already in use', proc.stderr + proc.stdout)
+        # The running broker still serves.
+        self.pika_connection().channel().queue_declare(queue='', exclusive=True)
