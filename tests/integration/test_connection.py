@@ -9,10 +9,11 @@ frame_max enforced on inbound frames (501) and honoured on outbound ones (bodies
 heartbeats (the server beats at half the interval, drops a silent peer, keeps a pika connection
 with heartbeat=2 alive, and sends nothing with heartbeat=0); 2047 channels on one connection;
 1,000 concurrent connections each publishing with confirms and fetching a message;
-a second broker cannot take the same port.
+a second broker cannot take the same port; SIGTERM closes every connection with 320 and exits 0.
 AMQPLAIN logins, good and bad.
 Not yet: connection.update-secret, the EXTERNAL mechanism.
 """
+import shutil
 import socket
 import struct
 import time
@@ -330,3 +331,24 @@ class SecondBroker(broker.BrokerTestCase):
         self.assertIn(b'Address already in use', proc.stderr + proc.stdout)
         # The running broker still serves.
         self.pika_connection().channel().queue_declare(queue='', exclusive=True)
+
+
+class Shutdown(broker.BrokerTestCase):
+    def test_sigterm_closes_every_connection_with_320_and_exits_0(self):
+        if broker.is_external():
+            self.skipTest('needs HAREMQ_BIN')
+        import signal
+        own = broker.Broker().start()
+        self.addCleanup(own._kill)
+        clients = [broker.RawConnection(own.port).open() for _ in range(3)]
+        clients[0].channel_open(1)
+        own.proc.send_signal(signal.SIGTERM)
+        for raw in clients:
+            f = raw.read_method(timeout=5)
+            self.assertTrue(f.channel == 0 and f.is_method(10, 50), f)
+            self.assertEqual(f.close_args(),
+                             (320, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'", 0, 0))
+            raw.close()
+        self.assertEqual(own.proc.wait(5), 0)
+        own._close_files()
+        shutil.rmtree(own.workdir, ignore_errors=True)
