@@ -13,7 +13,9 @@ namespace {
 using amqp::reply_code;
 
 // Bodies at least this long are sent from the message itself (gathered); shorter ones are
-// copied into the output buffer, which costs less than an iovec entry of their own.
+// copied into the output buffer beside their frame headers, which costs less than an iovec
+// entry and a keepalive of their own (gathering every body: 16-byte deliveries at 0.68x the
+// rate, 256-byte ones at 0.93x, haremq-perf -a, 2 workers).
 constexpr std::size_t external_body_threshold = 512;
 
 std::string generated_consumer_tag() {
