@@ -30,7 +30,7 @@ class mailbox {
   void post(command&& c) {
     _queue.enqueue(std::move(c));
     _size.fetch_add(1, std::memory_order_relaxed);
-    if (!_wake_pending.exchange(true, std::memory_order_acq_rel) && _wake) _wake();
+    if (!_wake_pending.exchange(true, std::memory_order_seq_cst) && _wake) _wake();
   }
 
   // One sending thread's handle on this mailbox: its commands go into a sub-queue of its own
@@ -47,13 +47,15 @@ class mailbox {
     for (auto& c : batch) _queue.enqueue(p, std::move(c));
     batch.clear();
     _size.fetch_add(n, std::memory_order_relaxed);
-    if (!_wake_pending.exchange(true, std::memory_order_acq_rel) && _wake) _wake();
+    if (!_wake_pending.exchange(true, std::memory_order_seq_cst) && _wake) _wake();
   }
 
   // Owner only: handles up to `max` commands; returns how many.
   template <class F>
   std::size_t drain(F&& handle, std::size_t max = 4096) {
-    _wake_pending.store(false, std::memory_order_release);
+    // An exchange, not a store: the queue must not be read before the flag is down, or a
+    // post in between would see the flag still up, skip the wake-up, and wait for the tick.
+    _wake_pending.exchange(false, std::memory_order_seq_cst);
     command batch[64];
     std::size_t done = 0;
     while (done < max) {

@@ -10,7 +10,7 @@
 namespace haremq::engine {
 
 message* message::create(std::string_view exchange, std::string_view routing_key, amqp::bytes_view properties,
-                         std::uint64_t body_size) noexcept {
+                         std::uint64_t body_size, bool persistent) noexcept {
   // Exchange names and routing keys are shortstrs: at most 255 bytes each.
   if (exchange.size() > 255 || routing_key.size() > 255) return nullptr;
   const std::size_t data_size = exchange.size() + routing_key.size() + properties.size() + body_size;
@@ -29,8 +29,7 @@ message* message::create(std::string_view exchange, std::string_view routing_key
   std::memcpy(at, routing_key.data(), routing_key.size());
   at += routing_key.size();
   if (!properties.empty()) std::memcpy(at, properties.data(), properties.size());
-  const auto props = m->decode_properties();
-  m->_persistent = props.has(amqp::property::delivery_mode) && props.delivery_mode == 2;
+  m->_persistent = persistent;
   return m;
 }
 

@@ -61,7 +61,12 @@ queue::unacked_entry* queue::find_unacked(std::uint64_t dseq) noexcept {
 }
 
 void queue::requeue(ready_entry&& e) {
-  // Back to its place in publish order (usually the front: it was older than all ready ones).
+  // Back to its place in publish order: usually the front, as it is older than every ready
+  // one (callers requeue newest first, so a batch is a run of pushes to the front).
+  if (_ready.empty() || e.seq < _ready.front().seq) {
+    _ready.push_front(std::move(e));
+    return;
+  }
   const auto at = std::lower_bound(_ready.begin(), _ready.end(), e.seq,
                                    [](const ready_entry& r, std::uint64_t seq) { return r.seq < seq; });
   _ready.insert(at, std::move(e));
@@ -85,8 +90,9 @@ void queue::trim_settled() noexcept {
 }
 
 void queue::settle(settle_action action, const std::vector<std::uint64_t>& dseqs) {
-  for (const std::uint64_t dseq : dseqs) {
-    unacked_entry* e = find_unacked(dseq);
+  // Newest first: requeued messages then each go to the front of the ready ones.
+  for (auto it = dseqs.rbegin(); it != dseqs.rend(); ++it) {
+    unacked_entry* e = find_unacked(*it);
     if (e == nullptr) continue;  // already settled (e.g. the channel went first)
     take_back(*e, action == settle_action::requeue);
   }
@@ -95,8 +101,8 @@ void queue::settle(settle_action action, const std::vector<std::uint64_t>& dseqs
 
 void queue::channel_gone(connection_key connection, std::uint16_t channel) {
   auto gone = [&](consumer_address a) { return a.connection == connection && (channel == 0 || a.channel == channel); };
-  for (auto& e : _unacked) {
-    if (e.msg && gone(e.consumer)) take_back(e, true);
+  for (auto it = _unacked.rbegin(); it != _unacked.rend(); ++it) {  // newest first, as in settle()
+    if (it->msg && gone(it->consumer)) take_back(*it, true);
   }
   trim_settled();
   for (std::size_t i = _consumers.size(); i-- > 0;) {

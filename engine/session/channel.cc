@@ -302,8 +302,10 @@ std::optional<protocol_error> channel::on_header(amqp::bytes_view payload) {
                                                            " is larger than configured max size " + std::to_string(max),
                       amqp::basic_publish::id);
   }
+  const bool persistent =
+      header->properties.has(amqp::property::delivery_mode) && header->properties.delivery_mode == 2;
   engine::message* msg = engine::message::create(_content.exchange, _content.routing_key, payload.subspan(12),
-                                                 header->body_size);
+                                                 header->body_size, persistent);
   if (msg == nullptr) return make_error(reply_code::resource_error, "out of memory");
   _content.msg = engine::message_ref{msg};
   _content.state = content_state::body;

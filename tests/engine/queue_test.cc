@@ -214,7 +214,7 @@ TEST(Message, HoldsRoutingPropertiesAndBodyInOneAllocation) {
   p.content_type = "text/plain";
   p.set(amqp::property::content_type);
   amqp::write_properties(w, p);
-  message* m = message::create("ex", "key", w.written(), 10);
+  message* m = message::create("ex", "key", w.written(), 10, /*persistent=*/true);
   ASSERT_NE(m, nullptr);
   EXPECT_FALSE(m->complete());
   EXPECT_TRUE(m->append_body(amqp::as_bytes(std::string_view("01234"))));
