@@ -97,6 +97,25 @@ TEST_F(QueueTest, RequeueGoesBackToItsPlaceAsRedelivered) {
   EXPECT_TRUE(sink.got[3].redelivered);
 }
 
+TEST_F(QueueTest, RequeuedMessagesInterleaveWithEarlierRequeuesByPublishOrder) {
+  const consume_cmd c = consumer(1, 0);
+  ASSERT_FALSE(q.add_consumer(c));
+  publish(6);
+  q.dispatch(sink);  // m1..m6 out, unacked
+  ASSERT_EQ(sink.got.size(), 6u);
+  q.remove_consumer(c.consumer);
+  // m2 and m5 come back first, then m1, m4 and m6 (not in order): ready is m1 m2 m4 m5 m6.
+  q.settle(settle_action::requeue, {sink.got[1].dseq, sink.got[4].dseq});
+  q.settle(settle_action::requeue, {sink.got[5].dseq, sink.got[0].dseq, sink.got[3].dseq});
+  std::vector<std::string> order;
+  for (;;) {
+    get_result r = q.get(reply_to{}, /*no_ack=*/true);
+    if (!r.msg) break;
+    order.push_back(body_of(r.msg));
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"m1", "m2", "m4", "m5", "m6"}));
+}
+
 TEST_F(QueueTest, ChannelGoneRequeuesItsUnackedInOrderAndDropsItsConsumers) {
   ASSERT_FALSE(q.add_consumer(consumer(1, 0, false, 1)));
   publish(3);
