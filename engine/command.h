@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/delivery_ranges.h"
 #include "engine/ids.h"
 #include "engine/message.h"
 #include "net/amqp/constants.h"
@@ -64,7 +65,7 @@ enum class settle_action : std::uint8_t {
 struct settle_cmd {
   queue_id queue;
   settle_action action = settle_action::ack;
-  std::vector<std::uint64_t> dseqs;
+  delivery_ranges dseqs;
 };
 
 struct consume_cmd {

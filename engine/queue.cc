@@ -89,13 +89,13 @@ void queue::trim_settled() noexcept {
   }
 }
 
-void queue::settle(settle_action action, const std::vector<std::uint64_t>& dseqs) {
+void queue::settle(settle_action action, const delivery_ranges& dseqs) {
   // Newest first: requeued messages then each go to the front of the ready ones.
-  for (auto it = dseqs.rbegin(); it != dseqs.rend(); ++it) {
-    unacked_entry* e = find_unacked(*it);
-    if (e == nullptr) continue;  // already settled (e.g. the channel went first)
+  dseqs.for_each_newest_first([&](std::uint64_t dseq) {
+    unacked_entry* e = find_unacked(dseq);
+    if (e == nullptr) return;  // already settled (e.g. the channel went first)
     take_back(*e, action == settle_action::requeue);
-  }
+  });
   trim_settled();
 }
 

@@ -64,7 +64,7 @@ class queue {
   // Removes the channel's consumers (every channel of the connection for channel 0) and
   // requeues their unsettled deliveries, in their original order, as redelivered.
   void channel_gone(connection_key connection, std::uint16_t channel);
-  void settle(settle_action action, const std::vector<std::uint64_t>& dseqs);
+  void settle(settle_action action, const delivery_ranges& dseqs);
 
   // basic.get: the head message, tracked as unacked for `to` unless no_ack.
   get_result get(reply_to to, bool no_ack);

@@ -65,8 +65,7 @@ void add_consumers(queue& q, std::uint32_t consumers, std::uint16_t prefetch, bo
 class consumer_side {
  public:
   explicit consumer_side(std::uint32_t consumers) : _written(consumers), _bytes(consumers) {
-    _dseqs.reserve(messages_per_iteration);
-  }
+      }
 
   // Returns how many deliveries the round had.
   std::size_t finish_round(queue& q, collecting_sink& sink, settle_action action) {
@@ -74,7 +73,7 @@ class consumer_side {
     for (const deliver_cmd& d : sink.got) {
       ++_written[d.consumer.consumer];
       _bytes[d.consumer.consumer] += d.msg->body_size();
-      if (d.dseq != 0) _dseqs.push_back(d.dseq);
+      if (d.dseq != 0) _dseqs.add(d.dseq);
     }
     sink.got.clear();
     for (std::uint32_t i = 0; i < _written.size(); ++i) {
@@ -93,7 +92,7 @@ class consumer_side {
  private:
   std::vector<std::uint32_t> _written;
   std::vector<std::uint64_t> _bytes;
-  std::vector<std::uint64_t> _dseqs;
+  delivery_ranges _dseqs;
 };
 
 void run_dispatch(benchmark::State& state, std::uint16_t prefetch, bool no_ack, std::uint32_t consumers) {

@@ -435,7 +435,7 @@ void channel::send_settle(engine::settle_action action, std::vector<unacked>& ba
     cmd.queue = batch[i].queue.queue;
     cmd.action = action;
     const engine::worker_id owner = batch[i].queue.owner;
-    for (; i < batch.size() && batch[i].queue.queue == cmd.queue; ++i) cmd.dseqs.push_back(batch[i].dseq);
+    for (; i < batch.size() && batch[i].queue.queue == cmd.queue; ++i) cmd.dseqs.add(batch[i].dseq);
     out.post(owner, std::move(cmd));
   }
   batch.clear();
@@ -443,7 +443,8 @@ void channel::send_settle(engine::settle_action action, std::vector<unacked>& ba
 
 channel::method_result channel::settle(std::uint64_t tag, bool multiple, engine::settle_action action,
                                        amqp::method_id method) {
-  std::vector<unacked> batch;
+  std::vector<unacked>& batch = _settle_scratch;  // its capacity stays: an ack allocates nothing
+  batch.clear();
   if (multiple) {
     // Every unsettled delivery up to `tag`; tag 0 means all of them (spec: basic.ack).
     const std::uint64_t upto = tag == 0 ? _next_delivery_tag : tag;

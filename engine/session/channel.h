@@ -183,6 +183,7 @@ class channel {
   std::vector<std::pair<engine::settle_action, std::vector<unacked>>> _tx_settles;
 
   std::vector<engine::queue_target> _route_scratch;
+  std::vector<unacked> _settle_scratch;
 };
 
 }  // namespace haremq::session
