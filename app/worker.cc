@@ -151,8 +151,8 @@ void worker::flush_outgoing() {
 }
 
 void worker::handle(engine::command&& c) {
-  if (const engine::connection_key* to = engine::addressed_connection(c)) {
-    const auto it = _clients.find(to->local);
+  if (const auto to = engine::addressee(c)) {
+    const auto it = _clients.find(to->connection.local);
     if (it != _clients.end()) {
       it->second.session->on_command(std::move(c));
     } else {
@@ -160,11 +160,7 @@ void worker::handle(engine::command&& c) {
     }
     return;
   }
-  std::visit(
-      [&](auto&& cmd) {
-        if constexpr (requires { _shard.handle(std::move(cmd)); }) _shard.handle(std::move(cmd));
-      },
-      std::move(c));
+  _shard.handle_command(std::move(c));
 }
 
 void worker::drain_local() {

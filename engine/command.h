@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <climits>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -166,13 +167,13 @@ using command = std::variant<enqueue_cmd, deliver_cmd, settle_cmd, consume_cmd, 
                              channel_gone_cmd, get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd,
                              enqueued_cmd, written_cmd>;
 
-// The connection a command is for, when it goes to a connection rather than to a queue.
-inline const connection_key* addressed_connection(const command& c) noexcept {
-  if (const auto* d = std::get_if<deliver_cmd>(&c)) return &d->consumer.connection;
-  if (const auto* r = std::get_if<channel_reply_cmd>(&c)) return &r->to.connection;
-  if (const auto* x = std::get_if<consumer_cancelled_cmd>(&c)) return &x->consumer.connection;
-  if (const auto* e = std::get_if<enqueued_cmd>(&c)) return &e->receipt.to.connection;
-  return nullptr;
+// The channel a command is for, when it goes to a connection rather than to a queue.
+inline std::optional<reply_to> addressee(const command& c) noexcept {
+  if (const auto* d = std::get_if<deliver_cmd>(&c)) return reply_to{d->consumer.connection, d->consumer.channel};
+  if (const auto* r = std::get_if<channel_reply_cmd>(&c)) return r->to;
+  if (const auto* x = std::get_if<consumer_cancelled_cmd>(&c)) return reply_to{x->consumer.connection, x->consumer.channel};
+  if (const auto* e = std::get_if<enqueued_cmd>(&c)) return e->receipt.to;
+  return std::nullopt;
 }
 
 }  // namespace haremq::engine

@@ -16,6 +16,14 @@ reply_error shard::missing(queue_id) const {
   return reply_error{amqp::reply_code::not_found, "NOT_FOUND - queue deleted"};
 }
 
+void shard::handle_command(command&& c) {
+  std::visit(
+      [&](auto&& cmd) {
+        if constexpr (requires { handle(std::move(cmd)); }) handle(std::move(cmd));
+      },
+      std::move(c));
+}
+
 void shard::handle(enqueue_cmd&& c) {
   if (c.receipt.seq != 0) note_receipt(c.receipt);
   queue* q = find(c.queue);

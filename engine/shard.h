@@ -23,6 +23,10 @@ class shard : private queue::delivery_sink {
   queue* find(queue_id id) noexcept;
   std::size_t queue_count() const noexcept { return _queues.size(); }
 
+  // A command for one of its queues (one without an addressee()): handled by the overload
+  // of its kind; commands for connections are ignored. (Named apart from those overloads, as
+  // every command converts to `command`.)
+  void handle_command(command&& c);
   void handle(enqueue_cmd&& c);
   void handle(consume_cmd&& c);
   void handle(credit_cmd&& c);

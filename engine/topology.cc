@@ -289,9 +289,7 @@ std::optional<topology_error> topology_store::bind(std::string_view vhost, bindi
   }
   auto& bindings = src->second.bindings;
   auto canonical = canonical_arguments(arguments);
-  const auto same = [&](const binding_record& b) {
-    return b.to == to && b.routing_key == routing_key && b.arguments == canonical;
-  };
+  const auto same = [&](const binding_record& b) { return b.is(to, routing_key, canonical); };
   if (std::none_of(bindings.begin(), bindings.end(), same)) {
     bindings.push_back(binding_record{to, std::string(routing_key), std::move(canonical)});
     changed();
@@ -324,9 +322,8 @@ std::optional<topology_error> topology_store::unbind(std::string_view vhost, bin
   }
   auto& bindings = src->second.bindings;
   const auto canonical = canonical_arguments(arguments);
-  const auto it = std::find_if(bindings.begin(), bindings.end(), [&](const binding_record& b) {
-    return b.to == to && b.routing_key == routing_key && b.arguments == canonical;
-  });
+  const auto it = std::find_if(bindings.begin(), bindings.end(),
+                               [&](const binding_record& b) { return b.is(to, routing_key, canonical); });
   // A binding that does not exist is answered unbind-ok before exclusivity is checked.
   if (it == bindings.end()) return std::nullopt;
   if (queue != nullptr && exclusive_to_other(*queue, connection)) return locked(vhost, destination_name);

@@ -27,7 +27,12 @@ namespace haremq::engine {
 struct binding_record {
   destination to;
   std::string routing_key;
-  std::vector<std::byte> arguments;
+  std::vector<std::byte> arguments;  // canonical_arguments() of the bind's table
+  // A binding is its destination, key and arguments: binding twice adds nothing, and an
+  // unbind must name all three.
+  bool is(const destination& d, std::string_view key, const std::vector<std::byte>& canonical) const noexcept {
+    return to == d && routing_key == key && arguments == canonical;
+  }
 };
 
 struct exchange_record {

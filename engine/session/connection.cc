@@ -117,6 +117,20 @@ std::size_t connection::on_data(amqp::bytes_view data) {
   return used;
 }
 
+std::optional<amqp::method> connection::decode_or_fail(const amqp::frame& f) {
+  auto decoded = amqp::decode_method(f.payload);
+  if (decoded) return std::move(*decoded);
+  const auto e = static_cast<amqp::errc>(decoded.error().value());
+  if (e == amqp::errc::unknown_class || e == amqp::errc::unknown_method) {
+    // RabbitMQ drops the socket at once on a method it cannot name.
+    _state = state::closed;
+    _transport.abort();
+    return std::nullopt;
+  }
+  fail(undecodable(amqp::peek_method_id(f.payload), f.payload.subspan(std::min<std::size_t>(4, f.payload.size()))), 0);
+  return std::nullopt;
+}
+
 bool connection::handle_frame(const amqp::frame& f) {
   if (f.type == amqp::frame_type::heartbeat) {
     if (f.channel != 0 && _state == state::open) {
@@ -143,19 +157,8 @@ bool connection::handle_frame(const amqp::frame& f) {
       fail(make_error(reply_code::unexpected_frame, "expected method frame, got non method frame instead"), 0);
       return false;
     }
-    auto decoded = amqp::decode_method(f.payload);
-    if (!decoded) {
-      const auto e = static_cast<amqp::errc>(decoded.error().value());
-      if (e == amqp::errc::unknown_class || e == amqp::errc::unknown_method) {
-        // RabbitMQ drops the socket at once on a method it cannot name.
-        _state = state::closed;
-        _transport.abort();
-        return false;
-      }
-      fail(undecodable(amqp::peek_method_id(f.payload), f.payload.subspan(std::min<std::size_t>(4, f.payload.size()))), 0);
-      return false;
-    }
-    return handle_connection_method(*decoded);
+    auto decoded = decode_or_fail(f);
+    return decoded && handle_connection_method(*decoded);
   }
   if (_state != state::open) {
     fail(make_error(reply_code::channel_error, "expected 'connection.open'"), 0);
@@ -302,17 +305,8 @@ bool connection::handle_channel_frame(const amqp::frame& f) {
     return _state == state::open;
   }
 
-  auto decoded = amqp::decode_method(f.payload);
-  if (!decoded) {
-    const auto e = static_cast<amqp::errc>(decoded.error().value());
-    if (e == amqp::errc::unknown_class || e == amqp::errc::unknown_method) {
-      _state = state::closed;
-      _transport.abort();
-      return false;
-    }
-    fail(undecodable(amqp::peek_method_id(f.payload), f.payload.subspan(std::min<std::size_t>(4, f.payload.size()))), 0);
-    return false;
-  }
+  auto decoded = decode_or_fail(f);
+  if (!decoded) return false;
   const amqp::method& m = *decoded;
 
   if (ch == nullptr) {
@@ -397,20 +391,15 @@ void connection::resume_reading() {
 
 void connection::throttle() {
   if (_throttled) return;
+  if (!_waiting_for_output) _host.call_until_relieved(_key);  // else it is on the list already
   _throttled = true;
   _transport.pause_reading(true);
-  if (!_relief_registered) {
-    _relief_registered = true;
-    _host.call_until_relieved(_key);
-  }
 }
 
 void connection::wait_for_output_room() {
+  if (_waiting_for_output) return;
+  if (!_throttled) _host.call_until_relieved(_key);
   _waiting_for_output = true;
-  if (!_relief_registered) {
-    _relief_registered = true;
-    _host.call_until_relieved(_key);
-  }
 }
 
 void connection::on_memory_alarm(bool on) {
@@ -442,8 +431,7 @@ bool connection::on_relief() {
     _waiting_for_output = false;
     for (auto& [_, c] : _channels) c->on_output_room();
   }
-  _relief_registered = _throttled || _waiting_for_output;
-  return _relief_registered;
+  return _throttled || _waiting_for_output;  // false: the worker takes it off its list
 }
 
 void connection::remember_exclusive(engine::queue_target q) { _exclusive_queues.push_back(q); }
@@ -453,12 +441,8 @@ void connection::forget_exclusive(engine::queue_id q) {
 }
 
 void connection::on_command(engine::command&& c) {
-  std::uint16_t number = 0;
-  if (const auto* d = std::get_if<engine::deliver_cmd>(&c)) number = d->consumer.channel;
-  if (const auto* r = std::get_if<engine::channel_reply_cmd>(&c)) number = r->to.channel;
-  if (const auto* x = std::get_if<engine::consumer_cancelled_cmd>(&c)) number = x->consumer.channel;
-  if (const auto* e = std::get_if<engine::enqueued_cmd>(&c)) number = e->receipt.to.channel;
-  channel* ch = find_channel(number);
+  const auto to = engine::addressee(c);
+  channel* ch = to ? find_channel(to->channel) : nullptr;
   if (ch == nullptr) {
     engine::give_back(std::move(c), _host.outbox());
     return;

@@ -87,6 +87,9 @@ class connection {
 
   // Returns false when processing of the input must stop.
   bool handle_frame(const amqp::frame& f);
+  // The frame's method; or, when it does not decode, the connection is failed as RabbitMQ
+  // fails it (dropped for a method it cannot name, closed with 502/505 otherwise).
+  std::optional<amqp::method> decode_or_fail(const amqp::frame& f);
   bool handle_connection_method(const amqp::method& m);
   bool handle_channel_frame(const amqp::frame& f);
   void fail(const protocol_error& e, std::uint16_t channel);
@@ -120,7 +123,6 @@ class connection {
   bool _has_published = false;
   bool _client_wants_blocked = false;  // its capabilities say connection.blocked
   bool _waiting_for_output = false;
-  bool _relief_registered = false;
   std::uint32_t _channel_incarnations = 0;
   bool _client_wants_auth_close = false;  // its capabilities.authentication_failure_close
   bool _released = false;

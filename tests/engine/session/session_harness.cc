@@ -12,8 +12,9 @@ void fake_host::run_until_idle(const std::vector<session::connection*>& connecti
     if (_pending.empty()) return;
     engine::command c = std::move(_pending.front());
     _pending.pop_front();
-    if (const engine::connection_key* to = engine::addressed_connection(c)) {
-      const auto s = std::find_if(connections.begin(), connections.end(), [&](auto* x) { return x->key() == *to; });
+    if (const auto to = engine::addressee(c)) {
+      const auto s =
+          std::find_if(connections.begin(), connections.end(), [&](auto* x) { return x->key() == to->connection; });
       if (s != connections.end()) {
         (*s)->on_command(std::move(c));
       } else {
@@ -21,11 +22,7 @@ void fake_host::run_until_idle(const std::vector<session::connection*>& connecti
       }
       continue;
     }
-    std::visit(
-        [&](auto&& cmd) {
-          if constexpr (requires { _shard.handle(std::move(cmd)); }) _shard.handle(std::move(cmd));
-        },
-        std::move(c));
+    _shard.handle_command(std::move(c));
   }
 }
 
