@@ -35,6 +35,8 @@ std::optional<std::string> apply_file(const std::string& path, config& c, std::s
   if (auto v = t["port"].value<std::int64_t>()) c.port = static_cast<std::uint16_t>(*v);
   if (auto v = t["workers"].value<std::int64_t>()) c.workers = static_cast<unsigned>(*v);
   if (auto v = t["data-dir"].value<std::string>()) c.data_dir = *v;
+  if (auto v = t["definitions"].value<std::string>()) c.definitions = *v;
+  if (auto v = t["segment-size"].value<std::int64_t>()) c.segment_size = static_cast<std::uint64_t>(*v);
   if (auto v = t["io"].value<std::string>()) io_name = *v;
   if (auto v = t["log-level"].value<std::string>()) c.log_level = *v;
   if (auto v = t["heartbeat"].value<std::int64_t>()) c.session.heartbeat = static_cast<std::uint16_t>(*v);
@@ -65,6 +67,12 @@ std::optional<int> parse_command_line(int argc, char** argv, config& out) {
   cli.add_option("--port", out.port, "AMQP port")->capture_default_str();
   cli.add_option("--workers", out.workers, "Worker threads (0: one per core)")->capture_default_str();
   cli.add_option("--data-dir", out.data_dir, "Directory for durable data")->capture_default_str();
+  cli.add_option("--definitions", out.definitions,
+                 "RabbitMQ definitions JSON to import at start (exchanges, queues, bindings, vhosts)");
+  cli.add_option("--export-definitions", out.export_definitions,
+                 "Write the data directory's definitions (RabbitMQ's JSON format) to this file and exit");
+  cli.add_option("--segment-size", out.segment_size, "Size at which a message log segment file is closed, bytes")
+      ->capture_default_str();
   cli.add_option("--config", out.config_file, "TOML file with the same keys as these flags");
   cli.add_option("--io", io_name, "I/O backend: uring or epoll (uring falls back to epoll)")->capture_default_str();
   cli.add_option("--log-level", out.log_level, "trace, debug, info, warn, error")->capture_default_str();
@@ -90,6 +98,10 @@ std::optional<int> parse_command_line(int argc, char** argv, config& out) {
   }
   if (out.session.frame_max < amqp::frame_min_size) {
     std::cerr << "haremq: --frame-max must be at least " << amqp::frame_min_size << "\n";
+    return 2;
+  }
+  if (out.segment_size < 4096) {
+    std::cerr << "haremq: --segment-size must be at least 4096\n";
     return 2;
   }
   if (out.workers == 0) out.workers = std::max(1u, std::thread::hardware_concurrency());

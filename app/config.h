@@ -15,6 +15,9 @@ struct config {
   std::uint16_t port = 5672;
   unsigned workers = 0;  // 0: one per core
   std::string data_dir = "/var/lib/haremq";
+  std::string definitions;         // a RabbitMQ definitions file to import at start
+  std::string export_definitions;  // write the stored definitions there and exit
+  std::uint64_t segment_size = 64 << 20;  // message log segment files close at this size
   std::string config_file;
   io::backend io = io::backend::io_uring;
   std::string log_level = "info";

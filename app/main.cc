@@ -10,12 +10,18 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "app/config.h"
+#include "app/data_directory.h"
+#include "app/restore.h"
 #include "app/worker.h"
+#include "engine/store/definitions.h"
+#include "engine/store/definitions_file.h"
 
 namespace {
 
@@ -91,6 +97,26 @@ std::uint16_t bound_port(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
+// --export-definitions: the stored definitions, as RabbitMQ's JSON, without starting (the file
+// in the data directory is replaced atomically, so a running broker's is read whole).
+int export_definitions(const config& c) {
+  haremq::engine::topology_store topology;
+  const haremq::engine::store::definitions_file file(std::filesystem::path(c.data_dir) / "definitions.json");
+  const auto loaded = file.load(topology, [] { return haremq::engine::worker_id{0}; });
+  if (!loaded.ok()) {
+    spdlog::error("cannot load {}: {}", file.path().string(), loaded.error);
+    return 1;
+  }
+  std::ofstream out(c.export_definitions, std::ios::binary | std::ios::trunc);
+  out << haremq::engine::store::export_definitions(topology);
+  if (!out.flush()) {
+    spdlog::error("cannot write {}", c.export_definitions);
+    return 1;
+  }
+  spdlog::info("definitions written to {}", c.export_definitions);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,6 +124,14 @@ int main(int argc, char** argv) {
   if (auto exit_code = haremq::app::parse_command_line(argc, argv, c)) return *exit_code;
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
+  if (!c.export_definitions.empty()) return export_definitions(c);
+
+  std::string why;
+  auto data = haremq::app::data_directory::open(c.data_dir, why);
+  if (!data) {
+    spdlog::error("cannot use the data directory {}: {}", c.data_dir, why);
+    return 1;
+  }
 
   // Signals are taken by the main thread with sigwait; every worker thread inherits the mask.
   sigset_t stop_signals;
@@ -109,6 +143,8 @@ int main(int argc, char** argv) {
 
   haremq::app::broker_state broker(c, c.workers);
   broker.memory_limit = haremq::app::memory_limit_bytes(c);
+  broker.messages.path = data->messages();
+  broker.messages.segment_size = c.segment_size;
   std::vector<std::unique_ptr<haremq::app::worker>> workers;
   haremq::io::backend backend = c.io;
   std::uint16_t port = c.port;
@@ -135,6 +171,10 @@ int main(int argc, char** argv) {
     (*w)->reactor().listen(fd);
     workers.push_back(std::move(*w));
   }
+  if (!haremq::app::restore(broker, workers, *data, c, why)) {
+    spdlog::error("cannot start on the data directory {}: {}", c.data_dir, why);
+    return 1;
+  }
   spdlog::info("haremq {} listening on {}:{}, {} worker{}, io {}, memory limit {} MiB", c.session.version, c.bind, port,
                c.workers, c.workers == 1 ? "" : "s", haremq::io::name_of(backend), broker.memory_limit >> 20);
 
@@ -147,6 +187,7 @@ int main(int argc, char** argv) {
   broker.shutting_down.store(true);
   for (auto& w : workers) w->reactor().wake();
   for (auto& t : threads) t.join();
+  haremq::app::finish_clean_stop(workers, *data);
   spdlog::info("stopped");
   return 0;
 }

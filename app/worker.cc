@@ -53,7 +53,11 @@ class worker::socket_transport final : public session::transport {
 };
 
 worker::worker(engine::worker_id id, broker_state& broker)
-    : _id(id), _broker(broker), _replica(broker.topology), _shard(id, broker.topology, *this) {
+    : _id(id),
+      _broker(broker),
+      _store(broker.messages, *this),
+      _replica(broker.topology),
+      _shard(id, broker.topology, *this, &_store) {
   _outgoing.reserve(broker.mailboxes.size());
   for (auto& m : broker.mailboxes) _outgoing.push_back(outgoing{m->make_producer(), {}});
   _now = std::chrono::steady_clock::now();
@@ -93,7 +97,7 @@ void worker::on_accept(io::conn_id id, const sockaddr_storage& peer) {
   c.transport = std::make_unique<socket_transport>(*_reactor, id);
   c.session = std::make_unique<session::connection>(*this, *c.transport, engine::connection_key{_id, local},
                                                     is_loopback(peer));
-  if (_memory_alarm_seen) c.session->on_memory_alarm(true);
+  if (_alarms_seen.any()) c.session->on_alarms(_alarms_seen);
   _by_conn.emplace(pack(id), local);
   _clients.emplace(local, std::move(c));
 }
@@ -191,19 +195,36 @@ void worker::on_turn() {
 
   if (_now >= _next_tick) {
     _next_tick = _now + tick_interval;
-    check_memory();
+    retry_store();
+    check_alarms();
     for (auto& [_, c] : _clients) c.session->on_tick();
     drain_local();
   }
+  // Group commit: what this turn logged goes to the disk in one write and one sync, unless the
+  // previous one is still on its way (then it goes with what the next turns add).
+  _store.flush();
   if (_broker.shutting_down.load(std::memory_order_relaxed)) {
     if (!_shutdown_started) begin_shutdown();
-    if (_clients.empty() || _now >= _shutdown_deadline) _reactor->stop();
+    // The log is flushed before the loop ends; a failing disk does not hold shutdown up.
+    const bool stored = _store.idle() || _store.failing();
+    if ((_clients.empty() || _now >= _shutdown_deadline) && stored) _reactor->stop();
   }
   _closed.clear();
   flush_outgoing();  // last: whatever this turn posted to other workers goes now
 }
 
-void worker::check_memory() {
+void worker::on_file_written(std::uint64_t, std::size_t written, std::error_code error) {
+  _store.on_written(written, error);
+  _shard.store_progressed();
+}
+
+void worker::retry_store() {
+  if (!_store.failing() || _now < _next_store_retry) return;
+  _next_store_retry = _now + std::chrono::seconds{1};
+  _store.retry();
+}
+
+void worker::check_alarms() {
   if (_id.value == 0) {
     const std::int64_t used = engine::memory_meter::total();
     const bool over = used > 0 && static_cast<std::uint64_t>(used) > _broker.memory_limit;
@@ -217,10 +238,16 @@ void worker::check_memory() {
       }
     }
   }
-  const bool alarm = _broker.memory_alarm.load(std::memory_order_relaxed);
-  if (alarm == _memory_alarm_seen) return;
-  _memory_alarm_seen = alarm;
-  for (auto& [_, c] : _clients) c.session->on_memory_alarm(alarm);
+  if (_store.failing() != _store_failing) {
+    _store_failing = _store.failing();
+    _broker.failing_stores.fetch_add(_store_failing ? 1 : -1, std::memory_order_relaxed);
+    if (!_store_failing) spdlog::info("disk alarm cleared on worker {}: the message log writes again", _id.value);
+  }
+  const session::resource_alarms alarms{_broker.memory_alarm.load(std::memory_order_relaxed),
+                                        _broker.failing_stores.load(std::memory_order_relaxed) > 0};
+  if (alarms == _alarms_seen) return;
+  _alarms_seen = alarms;
+  for (auto& [_, c] : _clients) c.session->on_alarms(alarms);
 }
 
 void worker::begin_shutdown() {

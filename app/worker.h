@@ -12,6 +12,7 @@
 #include "engine/outbox.h"
 #include "engine/session/connection.h"
 #include "engine/shard.h"
+#include "engine/store/message_store.h"
 #include "engine/topology.h"
 #include "net/io/reactor.h"
 
@@ -32,9 +33,15 @@ struct broker_state {
   // Set by worker 0 from engine::memory_meter; every worker tells its connections.
   std::atomic<bool> memory_alarm{false};
   std::uint64_t memory_limit = UINT64_MAX;
+  // Where the workers' message logs go; the disk alarm is on while any of them cannot write.
+  engine::store::segment_directory messages;
+  std::atomic<int> failing_stores{0};
 };
 
-class worker final : public io::reactor_handler, public session::host, public engine::outbox {
+class worker final : public io::reactor_handler,
+                     public session::host,
+                     public engine::outbox,
+                     private engine::store::disk_writer {
  public:
   // Fails when the reactor of that backend cannot be set up (the caller may try epoll).
   static result<std::unique_ptr<worker>> create(engine::worker_id id, broker_state& broker, io::backend backend);
@@ -49,6 +56,7 @@ class worker final : public io::reactor_handler, public session::host, public en
   std::size_t on_data(io::conn_id id, std::span<const std::byte> data) override;
   void on_closed(io::conn_id id, std::error_code reason) override;
   void on_turn() override;
+  void on_file_written(std::uint64_t token, std::size_t written, std::error_code error) override;
 
   // session::host
   engine::worker_id self() const noexcept override { return _id; }
@@ -58,6 +66,7 @@ class worker final : public io::reactor_handler, public session::host, public en
     return _replica;
   }
   engine::shard& shard() noexcept override { return _shard; }
+  engine::store::message_store& store() noexcept { return _store; }
   engine::outbox& outbox() noexcept override { return *this; }
   const session::session_config& config() const noexcept override { return _broker.settings.session; }
   std::chrono::steady_clock::time_point now() const noexcept override { return _now; }
@@ -77,17 +86,25 @@ class worker final : public io::reactor_handler, public session::host, public en
     std::unique_ptr<session::connection> session;
   };
 
+  // engine::store::disk_writer
+  void write_and_sync(int fd, std::span<const std::byte> bytes, std::uint64_t offset) override {
+    _reactor->write_file(fd, bytes, offset, 0);
+  }
+
   void handle(engine::command&& c);
   void drain_local();
   void relieve_waiters();
-  // On the tick: worker 0 weighs the messages against the limit; each worker passes a
-  // change of the alarm on to its connections.
-  void check_memory();
+  // On the tick: worker 0 weighs the messages against the limit, each worker says whether
+  // its store can write, and passes a change of the alarms on to its connections.
+  void check_alarms();
+  void retry_store();
   void begin_shutdown();
   client* find(io::conn_id id) noexcept;
 
   engine::worker_id _id;
   broker_state& _broker;
+  // Before the reactor, which must go first: a write in flight reads the store's buffers.
+  engine::store::message_store _store;
   std::unique_ptr<io::reactor> _reactor;
   engine::topology_replica _replica;
   engine::shard _shard;
@@ -101,7 +118,9 @@ class worker final : public io::reactor_handler, public session::host, public en
   std::vector<outgoing> _outgoing;  // by worker id
   void flush_outgoing();
   std::vector<std::uint64_t> _relief_waiters;  // connections throttled or waiting for output room
-  bool _memory_alarm_seen = false;
+  session::resource_alarms _alarms_seen;
+  bool _store_failing = false;  // as last counted in broker_state::failing_stores
+  std::chrono::steady_clock::time_point _next_store_retry;
   std::unordered_map<std::uint64_t, client> _clients;  // by connection_key.local
   std::unordered_map<std::uint64_t, std::uint64_t> _by_conn;  // packed conn_id -> local
   std::vector<client> _closed;  // destroyed at the end of the turn, never inside a callback

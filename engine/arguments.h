@@ -23,7 +23,7 @@ std::optional<reply_error> compare_arguments(std::string_view what, std::string_
                                              const amqp::field_table& received);
 
 // A binding's arguments in the form that decides identity: entries sorted by name (stable),
-// as RabbitMQ sorts them, so {a,b} and {b,a} are the same binding.
+// as RabbitMQ sorts them, so {a,b} and {b,a} are the same binding; integers widened to long.
 std::vector<std::byte> canonical_arguments(const amqp::field_table& arguments);
 
 // For a binding to a headers exchange: RabbitMQ's 406 when x-match is not a valid mode.

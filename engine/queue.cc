@@ -4,8 +4,92 @@
 
 namespace haremq::engine {
 
-void queue::enqueue(message_ref msg) {
-  _ready.push_back(ready_entry{std::move(msg), _next_seq++, false});
+bool queue::enqueue(message_ref msg) {
+  const std::uint64_t seq = _next_seq++;
+  const bool logged = _store != nullptr && msg->persistent();
+  store::disk_location stored;
+  if (logged) stored = _store->append_publish(_store_ref, seq, *msg);
+  _ready.push_back(ready_entry{std::move(msg), seq, stored, false});
+  return logged;
+}
+
+void queue::attach_store(store::message_store& s, std::uint64_t incarnation) {
+  _store = &s;
+  _incarnation = incarnation;
+  _store_ref = s.attach_queue(_settings.vhost, _settings.name, incarnation);
+}
+
+void queue::restore(const store::publish_fields& f, bool delivered) {
+  const store::disk_location stored = _store->append_publish(_store_ref, f);
+  message_ref msg;
+  if (_ready.size() < resident_messages) {
+    msg = message_ref(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), true));
+    if (msg) msg->append_body(f.body);
+  }
+  _ready.push_back(ready_entry{std::move(msg), f.seq, stored, delivered});
+  _next_seq = std::max(_next_seq, f.seq + 1);
+  _paged_through = std::max(_paged_through, f.seq);
+}
+
+void queue::release_stored() noexcept {
+  if (_store == nullptr) return;
+  for (const auto& e : _ready) {
+    if (e.stored) _store->release(e.stored);
+  }
+  for (const auto& e : _unacked) {
+    if (e.msg && e.stored) _store->release(e.stored);
+  }
+  _store->detach_queue(_store_ref);
+  _store = nullptr;
+}
+
+void queue::page_out() {
+  if (_store == nullptr) return;
+  std::uint64_t newest_written = 0;
+  for (std::size_t i = _ready.size(); i-- > resident_messages;) {
+    ready_entry& e = _ready[i];
+    if (e.seq <= _paged_through) break;
+    // The newest may still be on their way to the file; they are looked at next time.
+    if (e.stored && !_store->is_written(e.stored)) continue;
+    if (newest_written == 0) newest_written = e.seq;
+    if (e.stored) e.msg.reset();
+  }
+  if (newest_written != 0) _paged_through = newest_written;
+}
+
+void queue::seq_run::add(queue& q, std::uint64_t seq) {
+  if (_count > 0 && seq == _first + _count) {
+    ++_count;
+  } else if (_count > 0 && seq + 1 == _first) {
+    --_first;
+    ++_count;
+  } else {
+    flush(q);
+    _first = seq;
+    _count = 1;
+  }
+}
+
+void queue::seq_run::flush(queue& q) {
+  if (_count == 0) return;
+  q._store->append_range(_type, q._store_ref, _first, _count);
+  _count = 0;
+}
+
+void queue::forget_stored(std::uint64_t seq, store::disk_location loc, seq_run& acks) {
+  acks.add(*this, seq);
+  _store->release(loc);
+}
+
+bool queue::load(ready_entry& e) {
+  if (e.msg) return true;
+  e.msg = _store->read(e.stored);
+  if (e.msg) return true;
+  // Unreadable (logged by the store): dropped for good rather than retried forever.
+  seq_run acks(store::record_type::ack);
+  forget_stored(e.seq, e.stored, acks);
+  acks.flush(*this);
+  return false;
 }
 
 std::optional<reply_error> queue::add_consumer(const consume_cmd& c) {
@@ -72,12 +156,13 @@ void queue::requeue(ready_entry&& e) {
   _ready.insert(at, std::move(e));
 }
 
-void queue::take_back(unacked_entry& e, bool requeue_it) {
+void queue::take_back(unacked_entry& e, bool requeue_it, seq_run& acks) {
   if (consumer* c = find_consumer(e.consumer); c != nullptr && c->unacked > 0) --c->unacked;
   --_unacked_live;
   if (requeue_it) {
-    requeue(ready_entry{std::move(e.msg), e.seq, true});
+    requeue(ready_entry{std::move(e.msg), e.seq, e.stored, true});
   } else {
+    if (e.stored) forget_stored(e.seq, e.stored, acks);
     e.msg.reset();
   }
 }
@@ -91,18 +176,21 @@ void queue::trim_settled() noexcept {
 
 void queue::settle(settle_action action, const delivery_ranges& dseqs) {
   // Newest first: requeued messages then each go to the front of the ready ones.
+  seq_run acks(store::record_type::ack);
   dseqs.for_each_newest_first([&](std::uint64_t dseq) {
     unacked_entry* e = find_unacked(dseq);
     if (e == nullptr) return;  // already settled (e.g. the channel went first)
-    take_back(*e, action == settle_action::requeue);
+    take_back(*e, action == settle_action::requeue, acks);
   });
+  if (_store != nullptr) acks.flush(*this);
   trim_settled();
 }
 
 void queue::channel_gone(connection_key connection, std::uint16_t channel) {
   auto gone = [&](consumer_address a) { return a.connection == connection && (channel == 0 || a.channel == channel); };
+  seq_run unused(store::record_type::ack);  // requeued: nothing is acked
   for (auto it = _unacked.rbegin(); it != _unacked.rend(); ++it) {  // newest first, as in settle()
-    if (it->msg && gone(it->consumer)) take_back(*it, true);
+    if (it->msg && gone(it->consumer)) take_back(*it, true, unused);
   }
   trim_settled();
   for (std::size_t i = _consumers.size(); i-- > 0;) {
@@ -110,33 +198,51 @@ void queue::channel_gone(connection_key connection, std::uint16_t channel) {
   }
 }
 
+bool queue::front_ready() {
+  while (!_ready.empty() && !load(_ready.front())) _ready.pop_front();
+  return !_ready.empty();
+}
+
 get_result queue::get(reply_to to, bool no_ack) {
   get_result r;
   r.queue = _id;
-  if (_ready.empty()) return r;
+  if (!front_ready()) return r;
   ready_entry e = std::move(_ready.front());
   _ready.pop_front();
   r.redelivered = e.redelivered;
   r.remaining = static_cast<std::uint32_t>(_ready.size());
   if (no_ack) {
+    if (e.stored) {
+      seq_run acks(store::record_type::ack);
+      forget_stored(e.seq, e.stored, acks);
+      acks.flush(*this);
+    }
     r.msg = std::move(e.msg);
     return r;
   }
   r.msg = e.msg.share();
   r.dseq = _unacked_base + _unacked.size();
-  _unacked.push_back(unacked_entry{std::move(e.msg), e.seq, consumer_address{to.connection, to.channel, 0}});
+  _unacked.push_back(unacked_entry{std::move(e.msg), e.seq, e.stored, consumer_address{to.connection, to.channel, 0}});
   ++_unacked_live;
   return r;
 }
 
 std::uint32_t queue::purge() {
   const auto n = static_cast<std::uint32_t>(_ready.size());
+  if (_store != nullptr) {
+    seq_run acks(store::record_type::ack);
+    for (const auto& e : _ready) {
+      if (e.stored) forget_stored(e.seq, e.stored, acks);
+    }
+    acks.flush(*this);
+  }
   _ready.clear();
   return n;
 }
 
 void queue::dispatch(delivery_sink& sink) {
-  while (!_ready.empty() && !_consumers.empty()) {
+  seq_run acks(store::record_type::ack);
+  while (!_consumers.empty() && front_ready()) {
     // Round-robin: the first consumer with credit from the cursor on.
     consumer* chosen = nullptr;
     const std::size_t n = _consumers.size();
@@ -148,7 +254,7 @@ void queue::dispatch(delivery_sink& sink) {
         break;
       }
     }
-    if (chosen == nullptr) return;
+    if (chosen == nullptr) break;
 
     ready_entry e = std::move(_ready.front());
     _ready.pop_front();
@@ -159,17 +265,31 @@ void queue::dispatch(delivery_sink& sink) {
     d.queue = _id;
     d.redelivered = e.redelivered;
     if (chosen->no_ack) {
+      if (e.stored) forget_stored(e.seq, e.stored, acks);
       d.msg = std::move(e.msg);
     } else {
       d.dseq = _unacked_base + _unacked.size();
       d.msg = e.msg.share();
-      _unacked.push_back(unacked_entry{std::move(e.msg), e.seq, chosen->address});
+      _unacked.push_back(unacked_entry{std::move(e.msg), e.seq, e.stored, chosen->address});
       ++_unacked_live;
       ++chosen->unacked;
       if (chosen->channel_credit != UINT32_MAX) --chosen->channel_credit;
     }
     sink.deliver(std::move(d));
   }
+  if (_store != nullptr) acks.flush(*this);
+}
+
+void queue::log_deliveries() {
+  if (_store == nullptr) return;
+  seq_run delivered(store::record_type::delivered);
+  for (const auto& e : _ready) {
+    if (e.stored && e.redelivered) delivered.add(*this, e.seq);
+  }
+  for (const auto& e : _unacked) {
+    if (e.msg && e.stored) delivered.add(*this, e.seq);
+  }
+  delivered.flush(*this);
 }
 
 }  // namespace haremq::engine

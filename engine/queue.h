@@ -9,12 +9,18 @@
 #include "engine/command.h"
 #include "engine/ids.h"
 #include "engine/message.h"
+#include "engine/store/message_store.h"
 
 // A queue: its ready messages in publish order, its consumers served round-robin within
 // their credit (prefetch − unacked), and its deliveries not yet settled. Owned by one
 // worker's shard for its whole life; not thread-safe. Allocates nothing per message beyond
 // the deques' blocks (deliveries are numbered, so the unsettled ones are a deque indexed by
 // number, not a map).
+//
+// A durable queue attached to its worker's message store logs its persistent messages there,
+// with their acks and delivery marks. Past the first `resident_messages` ready ones, a stored
+// message leaves memory once its bytes are in the file and is read back when its turn comes,
+// so a backlog costs its entries, not its bodies.
 namespace haremq::engine {
 
 struct queue_settings {
@@ -36,7 +42,26 @@ class queue {
     virtual void deliver(deliver_cmd&& d) = 0;
   };
 
+  // Ready messages kept in memory even when stored: the head that consumers take next.
+  static constexpr std::size_t resident_messages = 2048;
+
   queue(queue_id id, queue_settings settings) : _id(id), _settings(std::move(settings)) {}
+
+  // Logs this (durable) queue's persistent messages in `store` from now on.
+  void attach_store(store::message_store& store, std::uint64_t incarnation);
+  std::uint64_t incarnation() const noexcept { return _incarnation; }
+  bool stored() const noexcept { return _store != nullptr; }
+  // A message recovered from an earlier run's log (in publish order): logged again in this
+  // run's store, and kept in memory only within the resident head.
+  void restore(const store::publish_fields& f, bool delivered);
+  // The queue is deleted: its stored messages are gone. (Not on shutdown: they must stay.)
+  void release_stored() noexcept;
+  // Drops from memory the stored ready messages past the resident head whose bytes are written.
+  void page_out();
+  // At a clean shutdown: logs which stored messages were delivered (unacked, or requeued), so
+  // that they come back redelivered=true and the others false, as in RabbitMQ. (After a crash
+  // every recovered message is redelivered=true: deliveries are not logged as they happen.)
+  void log_deliveries();
 
   queue_id id() const noexcept { return _id; }
   const queue_settings& settings() const noexcept { return _settings; }
@@ -49,7 +74,9 @@ class queue {
     for (const auto& c : _consumers) f(c.address);
   }
 
-  void enqueue(message_ref msg);
+  // Adds a message; true when it was logged, so that its publisher's confirm waits for the
+  // store's current batch to be on disk.
+  bool enqueue(message_ref msg);
 
   // Adds a consumer; an error when the queue has an exclusive consumer, or when an
   // exclusive consumer is asked for while others exist (RabbitMQ's 403 texts).
@@ -76,14 +103,27 @@ class queue {
 
  private:
   struct ready_entry {
-    message_ref msg;
+    message_ref msg;  // empty while paged out
     std::uint64_t seq = 0;  // publish order, kept when requeued
+    store::disk_location stored;
     bool redelivered = false;
   };
   struct unacked_entry {
     message_ref msg;  // empty once settled
     std::uint64_t seq = 0;
+    store::disk_location stored;
     consumer_address consumer;
+  };
+  // Consecutive seqs logged as one ack or delivered record.
+  class seq_run {
+   public:
+    explicit seq_run(store::record_type type) : _type(type) {}
+    void add(queue& q, std::uint64_t seq);
+    void flush(queue& q);
+   private:
+    store::record_type _type;
+    std::uint64_t _first = 0;
+    std::uint32_t _count = 0;
   };
   struct consumer {
     consumer_address address;
@@ -104,7 +144,13 @@ class queue {
   };
 
   unacked_entry* find_unacked(std::uint64_t dseq) noexcept;
-  void take_back(unacked_entry& e, bool requeue);
+  // Brings a paged-out message back; false if it cannot be read (the entry is dropped).
+  bool load(ready_entry& e);
+  // A stored message is gone from the queue: logged as acked (through `acks`) and released.
+  void forget_stored(std::uint64_t seq, store::disk_location loc, seq_run& acks);
+  void take_back(unacked_entry& e, bool requeue, seq_run& acks);
+  // Loads the head if it is paged out, dropping unreadable ones; false when none is ready.
+  bool front_ready();
   void requeue(ready_entry&& e);
   void trim_settled() noexcept;
   consumer* find_consumer(consumer_address a) noexcept;
@@ -119,6 +165,10 @@ class queue {
   std::uint64_t _unacked_base = 1;
   std::uint32_t _unacked_live = 0;
   bool _ever_consumed = false;
+  store::message_store* _store = nullptr;
+  std::uint32_t _store_ref = 0;
+  std::uint64_t _incarnation = 0;
+  std::uint64_t _paged_through = 0;  // ready seqs up to this were looked at by page_out()
 };
 
 }  // namespace haremq::engine

@@ -1,9 +1,42 @@
 #include "engine/shard.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+
 namespace haremq::engine {
 
-void shard::create_queue(const queue_record& record) {
-  _queues.emplace(record.id, std::make_unique<queue>(record.id, record.settings));
+namespace {
+
+// A new incarnation: later than any earlier one of the same name, across restarts.
+std::uint64_t new_incarnation() noexcept {
+  static std::atomic<std::uint64_t> last{0};
+  const auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  std::uint64_t prev = last.load(std::memory_order_relaxed);
+  std::uint64_t next = 0;
+  do {
+    next = std::max(now, prev + 1);
+  } while (!last.compare_exchange_weak(prev, next, std::memory_order_relaxed));
+  return next;
+}
+
+}  // namespace
+
+queue& shard::create_queue(const queue_record& record, std::uint64_t incarnation) {
+  auto& q = *_queues.emplace(record.id, std::make_unique<queue>(record.id, record.settings)).first->second;
+  // Exclusive queues go with their connection, so a restart never finds them.
+  if (_store != nullptr && record.settings.durable && !record.settings.exclusive) {
+    q.attach_store(*_store, incarnation != 0 ? incarnation : new_incarnation());
+  }
+  return q;
+}
+
+void shard::recover(const queue_record& record, const store::recovery& from, const store::recovered_queue& messages,
+                    bool all_delivered) {
+  queue& q = create_queue(record, messages.incarnation);
+  if (!q.stored()) return;
+  for (const auto& m : messages.messages) q.restore(from.fields(m), m.delivered || all_delivered);
 }
 
 queue* shard::find(queue_id id) noexcept {
@@ -25,15 +58,36 @@ void shard::handle_command(command&& c) {
 }
 
 void shard::handle(enqueue_cmd&& c) {
-  if (c.receipt.seq != 0) note_receipt(c.receipt);
   queue* q = find(c.queue);
   // Deleted meanwhile: the message is dropped, and confirmed, as RabbitMQ does.
+  const bool logged = q != nullptr && q->enqueue(std::move(c.msg));
+  if (c.receipt.seq != 0) note_receipt(c.receipt, logged);
   if (q == nullptr) return;
-  q->enqueue(std::move(c.msg));
+  if (logged && q->ready_count() > queue::resident_messages) _paging.insert(q->id());
   q->dispatch(*this);
 }
 
-void shard::note_receipt(const enqueue_receipt& r) {
+void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk) {
+  auto same_channel = [&](const enqueue_receipt& p) {
+    return p.to.connection == r.to.connection && p.to.channel == r.to.channel && p.incarnation == r.incarnation;
+  };
+  // Once one of a channel's receipts waits for the disk, the later ones wait behind it (a
+  // confirm covers every publish before it), for the same batch unless they bring their own.
+  std::uint64_t behind = 0;
+  for (const auto& h : _held) {
+    if (same_channel(h.receipt.receipt)) behind = h.batch;
+  }
+  if (wait_for_disk || behind != 0) {
+    const std::uint64_t batch = wait_for_disk ? _store->filling_batch() : behind;
+    for (auto it = _held.rbegin(); it != _held.rend() && it->batch == batch; ++it) {
+      if (same_channel(it->receipt.receipt)) {
+        it->receipt.receipt.seq = r.seq;
+        return;
+      }
+    }
+    _held.push_back(held_receipt{enqueued_cmd{r, _self}, batch});
+    return;
+  }
   // A channel's enqueues arrive in order, so the latest seq covers the earlier ones.
   for (auto& pending : _receipts) {
     auto& p = pending.receipt;
@@ -48,6 +102,24 @@ void shard::note_receipt(const enqueue_receipt& r) {
 void shard::flush_receipts() {
   for (auto& r : _receipts) _out.post(r.receipt.to.connection.worker, std::move(r));
   _receipts.clear();
+}
+
+void shard::log_deliveries() {
+  for (auto& [_, q] : _queues) q->log_deliveries();
+}
+
+void shard::store_progressed() {
+  const std::uint64_t durable = _store->durable_batch();
+  std::size_t done = 0;
+  while (done < _held.size() && _held[done].batch <= durable) {
+    auto& r = _held[done++].receipt;
+    _out.post(r.receipt.to.connection.worker, std::move(r));
+  }
+  _held.erase(_held.begin(), _held.begin() + static_cast<std::ptrdiff_t>(done));
+  for (const queue_id id : _paging) {
+    if (queue* q = find(id)) q->page_out();
+  }
+  _paging.clear();
 }
 
 void shard::handle(consume_cmd&& c) {
@@ -164,6 +236,7 @@ void shard::handle(queue_op_cmd&& c) {
 
 void shard::remove(queue& q, bool notify_consumers) {
   const queue_id id = q.id();
+  q.release_stored();
   _topology.remove_queue(q.settings().vhost, id);
   if (notify_consumers) {
     q.for_each_consumer([&](consumer_address a) { _out.post(a.connection.worker, consumer_cancelled_cmd{a}); });

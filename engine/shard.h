@@ -2,24 +2,36 @@
 
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/command.h"
 #include "engine/outbox.h"
 #include "engine/queue.h"
+#include "engine/store/message_store.h"
+#include "engine/store/recovery.h"
 #include "engine/topology.h"
 
 // The queues one worker owns, and the handling of every command addressed to them.
-// Lives on its worker's thread; not thread-safe.
+// Lives on its worker's thread; not thread-safe. With a message store, its durable queues log
+// their persistent messages there, and a publisher's receipt for a logged message waits until
+// the store's batch holding it is on disk.
 namespace haremq::engine {
 
 class shard : private queue::delivery_sink {
  public:
-  shard(worker_id self, topology_store& topology, outbox& out) : _self(self), _topology(topology), _out(out) {}
+  // `store`: where durable queues log persistent messages; nullptr keeps every message in memory.
+  shard(worker_id self, topology_store& topology, outbox& out, store::message_store* store = nullptr)
+      : _self(self), _topology(topology), _out(out), _store(store) {}
 
   worker_id self() const noexcept { return _self; }
-  // Creates the queue object of a queue just declared on this worker.
-  void create_queue(const queue_record& record);
+  // Creates the queue object of a queue just declared on this worker. A durable one logs its
+  // messages as a new incarnation, or as `incarnation` when it is recovered.
+  queue& create_queue(const queue_record& record, std::uint64_t incarnation = 0);
+  // Creates a durable queue and puts back its messages recovered from the earlier run's log,
+  // logging them in this run's store; `all_delivered` after a crash (see queue::log_deliveries).
+  void recover(const queue_record& record, const store::recovery& from, const store::recovered_queue& messages,
+               bool all_delivered);
   queue* find(queue_id id) noexcept;
   std::size_t queue_count() const noexcept { return _queues.size(); }
 
@@ -39,6 +51,11 @@ class shard : private queue::delivery_sink {
   // Tells publishers which of their enqueues are done: one enqueued_cmd per channel for
   // everything handled since the last call. The worker calls it once a batch is handled.
   void flush_receipts();
+  // The store made progress (a batch is on disk): receipts that waited for it go, and queues
+  // with a backlog let the written messages leave memory.
+  void store_progressed();
+  // At a clean shutdown, once the worker's loop has ended: see queue::log_deliveries.
+  void log_deliveries();
 
  private:
   void deliver(deliver_cmd&& d) override {
@@ -52,13 +69,21 @@ class shard : private queue::delivery_sink {
   // Removes the queue from the topology and the shard; consumers are told when `notify`.
   void remove(queue& q, bool notify_consumers);
   void after_consumer_left(queue& q);
-  void note_receipt(const enqueue_receipt& r);
+  void note_receipt(const enqueue_receipt& r, bool wait_for_disk);
 
   worker_id _self;
   topology_store& _topology;
   outbox& _out;
   std::unordered_map<queue_id, std::unique_ptr<queue>> _queues;
   std::vector<enqueued_cmd> _receipts;  // one per waiting channel; capacity reused
+  store::message_store* _store;
+  // Receipts waiting for a store batch to be on disk, in batch order.
+  struct held_receipt {
+    enqueued_cmd receipt;
+    std::uint64_t batch = 0;
+  };
+  std::vector<held_receipt> _held;
+  std::unordered_set<queue_id> _paging;  // stored queues whose backlog grew since the last sync
 };
 
 }  // namespace haremq::engine

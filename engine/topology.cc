@@ -69,9 +69,11 @@ bool exclusive_to_other(const queue_record& q, connection_key connection) {
 
 topology_store::topology_store() { add_vhost("/"); }
 
-void topology_store::add_vhost(std::string name) {
+bool topology_store::add_vhost(std::string_view name) {
+  std::lock_guard lock(_mutex);
+  if (_vhosts.find(name) != _vhosts.end()) return false;
   vhost_record v;
-  v.name = name;
+  v.name = std::string(name);
   // Every vhost has the default exchange and the amq.* ones (RabbitMQ's set).
   struct predeclared {
     const char* name;
@@ -94,8 +96,10 @@ void topology_store::add_vhost(std::string name) {
     x.id = _next_exchange_id++;
     v.exchanges.emplace(x.name, std::move(x));
   }
-  _vhosts.emplace(name, std::move(v));
+  _vhosts.emplace(v.name, std::move(v));
   changed();
+  persist();
+  return true;
 }
 
 bool topology_store::vhost_exists(std::string_view vhost) const {
@@ -153,6 +157,7 @@ std::optional<topology_error> topology_store::declare_exchange(std::string_view 
   x.id = _next_exchange_id++;
   exchanges.emplace(x.name, std::move(x));
   changed();
+  if (d.durable) persist();
   return std::nullopt;
 }
 
@@ -174,11 +179,13 @@ std::optional<topology_error> topology_store::delete_exchange(std::string_view v
                  "exchange '" + std::string(name) + "' " + in_vhost(vhost) + " in use");
   }
   const destination gone{destination::kind::exchange, it->second.id};
+  const bool durable = it->second.durable;
   exchanges.erase(it);
   for (auto& [_, x] : exchanges) {
     std::erase_if(x.bindings, [&](const binding_record& b) { return b.to == gone; });
   }
   changed();
+  if (durable) persist();
   return std::nullopt;
 }
 
@@ -223,6 +230,7 @@ std::variant<queue_record, topology_error> topology_store::declare_queue(std::st
   q.settings.arguments = owned(d.arguments);
   queues.emplace(q.settings.name, q);
   changed();
+  if (is_durable(q)) persist();
   return q;
 }
 
@@ -244,6 +252,7 @@ bool topology_store::remove_queue(std::string_view vhost, queue_id id) {
   auto& queues = v->second.queues;
   const auto it = std::find_if(queues.begin(), queues.end(), [&](const auto& kv) { return kv.second.id == id; });
   if (it == queues.end()) return false;
+  bool durable = is_durable(it->second);
   queues.erase(it);
   const destination gone{destination::kind::queue, id.value};
   for (auto x = v->second.exchanges.begin(); x != v->second.exchanges.end();) {
@@ -251,12 +260,14 @@ bool topology_store::remove_queue(std::string_view vhost, queue_id id) {
     std::erase_if(x->second.bindings, [&](const binding_record& b) { return b.to == gone; });
     // An auto-delete exchange goes with its last binding (RabbitMQ semantics).
     if (x->second.auto_delete && before > 0 && x->second.bindings.empty()) {
+      durable = durable || x->second.durable;
       x = v->second.exchanges.erase(x);
     } else {
       ++x;
     }
   }
   changed();
+  if (durable) persist();
   return true;
 }
 
@@ -274,15 +285,18 @@ std::optional<topology_error> topology_store::bind(std::string_view vhost, bindi
   const auto src = exchanges.find(source);
   if (src == exchanges.end()) return no_exchange(vhost, source);
   destination to;
+  bool durable = src->second.durable;
   if (kind == binding_kind::queue) {
     const auto q = v->second.queues.find(destination_name);
     if (q == v->second.queues.end()) return no_queue(vhost, destination_name);
     if (exclusive_to_other(q->second, connection)) return locked(vhost, destination_name);
     to = destination{destination::kind::queue, q->second.id.value};
+    durable = durable && is_durable(q->second);
   } else {
     const auto dst = exchanges.find(destination_name);
     if (dst == exchanges.end()) return no_exchange(vhost, destination_name);
     to = destination{destination::kind::exchange, dst->second.id};
+    durable = durable && dst->second.durable;
   }
   if (src->second.type == exchange_type::headers) {
     if (auto e = check_x_match(arguments)) return e;
@@ -293,6 +307,7 @@ std::optional<topology_error> topology_store::bind(std::string_view vhost, bindi
   if (std::none_of(bindings.begin(), bindings.end(), same)) {
     bindings.push_back(binding_record{to, std::string(routing_key), std::move(canonical)});
     changed();
+    if (durable) persist();
   }
   return std::nullopt;
 }
@@ -310,15 +325,18 @@ std::optional<topology_error> topology_store::unbind(std::string_view vhost, bin
   if (src == exchanges.end()) return no_exchange(vhost, source);
   destination to;
   const queue_record* queue = nullptr;
+  bool durable = src->second.durable;
   if (kind == binding_kind::queue) {
     const auto q = v->second.queues.find(destination_name);
     if (q == v->second.queues.end()) return std::nullopt;  // RabbitMQ: unbind-ok, nothing to remove
     queue = &q->second;
     to = destination{destination::kind::queue, q->second.id.value};
+    durable = durable && is_durable(q->second);
   } else {
     const auto dst = exchanges.find(destination_name);
     if (dst == exchanges.end()) return std::nullopt;
     to = destination{destination::kind::exchange, dst->second.id};
+    durable = durable && dst->second.durable;
   }
   auto& bindings = src->second.bindings;
   const auto canonical = canonical_arguments(arguments);
@@ -328,14 +346,55 @@ std::optional<topology_error> topology_store::unbind(std::string_view vhost, bin
   if (it == bindings.end()) return std::nullopt;
   if (queue != nullptr && exclusive_to_other(*queue, connection)) return locked(vhost, destination_name);
   bindings.erase(it);
-  if (src->second.auto_delete && bindings.empty()) exchanges.erase(src);
+  if (src->second.auto_delete && bindings.empty()) {
+    durable = durable || src->second.durable;
+    exchanges.erase(src);
+  }
   changed();
+  if (durable) persist();
   return std::nullopt;
 }
 
-std::pair<std::map<std::string, vhost_record, std::less<>>, std::uint64_t> topology_store::snapshot() const {
+std::pair<vhost_map, std::uint64_t> topology_store::snapshot() const {
   std::lock_guard lock(_mutex);
   return {_vhosts, _version.load(std::memory_order_acquire)};
+}
+
+std::string topology_store::retained_definitions() const {
+  std::lock_guard lock(_mutex);
+  return _retained;
+}
+
+void topology_store::set_retained_definitions(std::string json) {
+  std::lock_guard lock(_mutex);
+  _retained = std::move(json);
+  persist();
+}
+
+void topology_store::set_persistence(persistence save) {
+  std::lock_guard lock(_mutex);
+  _save = std::move(save);
+}
+
+void topology_store::persist() {
+  if (!_save) return;
+  if (_open_batches > 0) {
+    _unsaved = true;
+    return;
+  }
+  _save(_vhosts, _retained);
+}
+
+topology_store::persistence_batch::persistence_batch(topology_store& store) : _store(store) {
+  std::lock_guard lock(_store._mutex);
+  ++_store._open_batches;
+}
+
+topology_store::persistence_batch::~persistence_batch() {
+  std::lock_guard lock(_store._mutex);
+  if (--_store._open_batches > 0 || !_store._unsaved) return;
+  _store._unsaved = false;
+  _store.persist();
 }
 
 void topology_replica::refresh() {

@@ -58,6 +58,12 @@ struct vhost_record {
   std::map<std::string, queue_record, std::less<>> queues;
 };
 
+using vhost_map = std::map<std::string, vhost_record, std::less<>>;
+
+// Whether a queue outlives a restart: durable, and not exclusive (an exclusive queue dies with
+// its connection). An exchange does if it is durable; a binding if both its ends do.
+inline bool is_durable(const queue_record& q) noexcept { return q.settings.durable && !q.settings.exclusive; }
+
 // What a declare, bind or delete answers when it cannot be done: the reply code and
 // RabbitMQ's text for it.
 using topology_error = reply_error;
@@ -91,6 +97,8 @@ class topology_store {
   std::uint64_t version() const noexcept { return _version.load(std::memory_order_acquire); }
 
   bool vhost_exists(std::string_view vhost) const;
+  // Adds a vhost with the default and amq.* exchanges; false if it exists already.
+  bool add_vhost(std::string_view name);
 
   // exchange.declare: creates, or checks an existing one is equivalent.
   std::optional<topology_error> declare_exchange(std::string_view vhost, const exchange_declaration& d);
@@ -117,11 +125,37 @@ class topology_store {
   void set_name_generator(std::function<std::string()> generate) { _generate_name = std::move(generate); }
 
   // A copy of the whole topology and its version, for a replica.
-  std::pair<std::map<std::string, vhost_record, std::less<>>, std::uint64_t> snapshot() const;
+  std::pair<vhost_map, std::uint64_t> snapshot() const;
+
+  // What a definitions file holds that the store does not model yet (users, permissions,
+  // policies, parameters, vhost metadata): a JSON object of those sections, as the last
+  // import left it, kept so that an export gives them back.
+  std::string retained_definitions() const;
+  void set_retained_definitions(std::string json);
+
+  // Called after each change to the durable part of the topology (a vhost, a durable exchange
+  // or queue, a binding between durable ends, the retained definitions), with the mutex held
+  // so that saves happen in the order of the changes. Transient declares never call it: they
+  // stay cheap.
+  using persistence = std::function<void(const vhost_map& vhosts, std::string_view retained)>;
+  void set_persistence(persistence save);
+
+  // While a batch lives, the persistence hook is held back and called once when the last
+  // batch ends, if something durable changed meanwhile (an import's many declares, one save).
+  class persistence_batch {
+   public:
+    explicit persistence_batch(topology_store& store);
+    ~persistence_batch();
+    persistence_batch(const persistence_batch&) = delete;
+    persistence_batch& operator=(const persistence_batch&) = delete;
+
+   private:
+    topology_store& _store;
+  };
 
  private:
-  void add_vhost(std::string name);
   void changed() noexcept { _version.fetch_add(1, std::memory_order_acq_rel); }
+  void persist();  // with the mutex held
 
   mutable std::mutex _mutex;
   std::map<std::string, vhost_record, std::less<>> _vhosts;
@@ -129,6 +163,10 @@ class topology_store {
   std::uint32_t _next_exchange_id = 1;
   std::uint32_t _next_queue_id = 1;
   std::function<std::string()> _generate_name;
+  std::string _retained;
+  persistence _save;
+  int _open_batches = 0;
+  bool _unsaved = false;
 };
 
 // Where a routed message goes: a queue and its owner.

@@ -402,8 +402,9 @@ void connection::wait_for_output_room() {
   _waiting_for_output = true;
 }
 
-void connection::on_memory_alarm(bool on) {
-  _memory_alarm = on;
+void connection::on_alarms(resource_alarms alarms) {
+  _alarms = alarms;
+  const bool on = alarms.any();
   if (on && _has_published) note_publish();
   if (!on && _blocked) {
     _blocked = false;
@@ -415,9 +416,13 @@ void connection::on_memory_alarm(bool on) {
 
 void connection::note_publish() {
   _has_published = true;
-  if (!_memory_alarm || _blocked || _state != state::open) return;
+  if (!_alarms.any() || _blocked || _state != state::open) return;
   _blocked = true;
-  if (_client_wants_blocked) send(0, amqp::connection_blocked{"low on memory"});
+  // RabbitMQ's reasons, joined with " & " when both resources run low.
+  const char* reason = _alarms.memory && _alarms.disk ? "low on memory & low on disk"
+                       : _alarms.memory              ? "low on memory"
+                                                     : "low on disk";
+  if (_client_wants_blocked) send(0, amqp::connection_blocked{reason});
   _transport.pause_reading(true);
 }
 

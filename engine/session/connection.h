@@ -59,10 +59,10 @@ class connection {
   void wait_for_output_room();
   // Called by the worker each turn after call_until_relieved(); false once nothing waits.
   bool on_relief();
-  // The broker's memory alarm went on or off. While it is on, a connection that publishes
-  // is blocked: connection.blocked (to clients with the capability), and no more reading
-  // until the alarm is off, then connection.unblocked. Consumers go on.
-  void on_memory_alarm(bool on);
+  // The broker's resource alarms (memory, disk) changed. While one is on, a connection that
+  // publishes is blocked: connection.blocked (to clients with the capability) naming what runs
+  // low, and no more reading until every alarm is off, then connection.unblocked. Consumers go on.
+  void on_alarms(resource_alarms alarms);
   // A channel completed a publish.
   void note_publish();
   bool blocked() const noexcept { return _blocked; }
@@ -118,8 +118,8 @@ class connection {
   std::vector<engine::queue_target> _exclusive_queues;
   bool _reading_paused = false;  // a channel waits for a queue owner's reply
   bool _throttled = false;       // a mailbox it publishes into is congested
-  bool _blocked = false;         // the memory alarm holds this publisher
-  bool _memory_alarm = false;
+  bool _blocked = false;         // a resource alarm holds this publisher
+  resource_alarms _alarms;
   bool _has_published = false;
   bool _client_wants_blocked = false;  // its capabilities say connection.blocked
   bool _waiting_for_output = false;

@@ -35,6 +35,14 @@ class transport {
   virtual void abort() = 0;
 };
 
+// Which of the broker's resource alarms are on: publishers are blocked while any is.
+struct resource_alarms {
+  bool memory = false;
+  bool disk = false;
+  bool any() const noexcept { return memory || disk; }
+  friend bool operator==(const resource_alarms&, const resource_alarms&) = default;
+};
+
 struct user_account {
   std::string name;
   std::string password;

@@ -177,12 +177,21 @@ void basic_reactor::flush() {
   _flush.clear();
 }
 
+void basic_reactor::file_written(std::uint64_t token, std::size_t written, std::error_code error) {
+  _files_written.push_back(file_event{token, written, error});
+}
+
 void basic_reactor::run() {
   for (;;) {
-    const bool pending = !_reoffer.empty() || !_closed.empty() || !_flush.empty();
+    const bool pending = !_reoffer.empty() || !_closed.empty() || !_flush.empty() || !_files_written.empty();
     poll(pending ? std::chrono::milliseconds{0} : _options.tick);
     reoffer();
     reap();
+    for (std::size_t i = 0; i < _files_written.size(); ++i) {
+      const file_event e = _files_written[i];
+      _handler.on_file_written(e.token, e.written, e.error);
+    }
+    _files_written.clear();
     _handler.on_turn();
     flush();
     if (_stop.exchange(false, std::memory_order_acq_rel)) break;

@@ -66,6 +66,9 @@ class basic_reactor : public reactor {
   // Whether `c` wants bytes read now.
   static bool wants_input(const connection& c) noexcept { return c.state == conn_state::open && !c.paused; }
 
+  // A write_file() is over: on_file_written is called before this turn's on_turn.
+  void file_written(std::uint64_t token, std::size_t written, std::error_code error);
+
   // An accepted socket (already non-blocking): takes a slot, attaches it, calls on_accept.
   void add_connection(int fd, const sockaddr_storage& peer);
   // Offers `c`'s unconsumed bytes to on_data if it wants input.
@@ -87,6 +90,11 @@ class basic_reactor : public reactor {
     conn_id id;
     std::error_code reason;
   };
+  struct file_event {
+    std::uint64_t token;
+    std::size_t written;
+    std::error_code error;
+  };
 
   connection* find_open(conn_id id) noexcept;
   void end(connection& c, std::error_code reason, bool graceful) noexcept;
@@ -104,6 +112,7 @@ class basic_reactor : public reactor {
   std::vector<conn_id> _flush;
   std::vector<conn_id> _reoffer;
   std::vector<closed_event> _closed;
+  std::vector<file_event> _files_written;
   std::vector<conn_id> _releasing;  // closed, waiting for the kernel to let go
   byte_buffer _scratch;             // reserve() for a stale id
 };

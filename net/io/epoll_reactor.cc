@@ -229,9 +229,30 @@ void epoll_reactor::poll(std::chrono::milliseconds timeout) {
       case op_kind::recv:
       case op_kind::send:
       case op_kind::cancel:
+      case op_kind::file_write:
+      case op_kind::file_sync:
         break;
     }
   }
+}
+
+void epoll_reactor::write_file(int fd, std::span<const std::byte> bytes, std::uint64_t offset, std::uint64_t token) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      file_written(token, done, std::error_code(errno, std::system_category()));
+      return;
+    }
+    if (n == 0) {
+      file_written(token, done, {});
+      return;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  const int synced = ::fdatasync(fd);
+  file_written(token, done, synced == 0 ? std::error_code{} : std::error_code(errno, std::system_category()));
 }
 
 }  // namespace haremq::io::detail

@@ -26,6 +26,8 @@ class epoll_reactor final : public basic_reactor {
 
   backend kind() const noexcept override { return backend::epoll; }
   void listen(int listen_fd) override;
+  // In place: epoll has no asynchronous file writes; the sync holds the loop for its duration.
+  void write_file(int fd, std::span<const std::byte> bytes, std::uint64_t offset, std::uint64_t token) override;
 
  private:
   using clock = std::chrono::steady_clock;

@@ -69,6 +69,9 @@ class reactor_handler {
   // Once per loop turn, after the completions of the turn were handled and before queued
   // output is flushed; and at least every `options::tick` while idle.
   virtual void on_turn() = 0;
+  // A write_file() ended: `written` bytes went to the file, then the sync, unless `error`
+  // (or a short write, `written` below the size, with no error: the sync was not done).
+  virtual void on_file_written(std::uint64_t /*token*/, std::size_t /*written*/, std::error_code /*error*/) {}
 };
 
 struct reactor_options {
@@ -123,6 +126,12 @@ class reactor {
   virtual void close(conn_id id) = 0;
   // Closes at once, dropping queued output (a misbehaving peer); on_closed follows.
   virtual void abort(conn_id id) = 0;
+
+  // Writes `bytes` at `offset` of the regular file `fd`, then fdatasync(fd), without holding
+  // the loop up: io_uring links a write and an fsync; epoll does both in place. Either way
+  // on_file_written(token, ...) follows, in a later turn. `bytes` and `fd` must stay valid until
+  // then; a reactor that is destroyed first waits for the kernel to finish with them.
+  virtual void write_file(int fd, std::span<const std::byte> bytes, std::uint64_t offset, std::uint64_t token) = 0;
 
   // Runs the loop on the calling thread until stop(). May be called again after it returns.
   virtual void run() = 0;

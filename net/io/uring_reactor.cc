@@ -52,7 +52,8 @@ bool supports_needed_ops(io_uring& ring) noexcept {
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (probe == nullptr) return false;  // before 5.6: also too old for everything else
   bool ok = true;
-  for (const int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_READ, IORING_OP_ASYNC_CANCEL}) {
+  for (const int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_READ, IORING_OP_ASYNC_CANCEL,
+                       IORING_OP_WRITE, IORING_OP_FSYNC}) {
     ok = ok && io_uring_opcode_supported(probe, op) != 0;
   }
   io_uring_free_probe(probe);
@@ -105,7 +106,7 @@ void uring_reactor::drain_for_destruction() noexcept {
   if (_wake_armed) wake();
 
   auto in_flight = [&] {
-    if (_wake_armed) return true;
+    if (_wake_armed || files_in_flight()) return true;
     for (std::uint32_t slot = 0; slot < table.slots(); ++slot) {
       if (busy(*table.at(slot))) return true;
     }
@@ -127,6 +128,9 @@ void uring_reactor::drain_for_destruction() noexcept {
         if (d.kind == op_kind::recv && c != nullptr) c->recv_in_flight = false;
         if (d.kind == op_kind::send && c != nullptr) c->send_in_flight = false;
         if (d.kind == op_kind::wake) _wake_armed = false;
+        if ((d.kind == op_kind::file_write || d.kind == op_kind::file_sync) && d.slot < _file_ops.size()) {
+          --_file_ops[d.slot].completions_due;
+        }
         if (d.kind == op_kind::accept && res >= 0) ::close(res);  // accepted meanwhile
       }
       io_uring_cq_advance(&_ring, n);
@@ -248,6 +252,24 @@ void uring_reactor::prepare() {
   }
   _recv_wanted.erase(_recv_wanted.begin(), _recv_wanted.begin() + static_cast<std::ptrdiff_t>(done));
 
+  // A write and its fsync go in one submission, so that the link between them holds.
+  done = 0;
+  for (; done < _file_wanted.size(); ++done) {
+    if (io_uring_sq_space_left(&_ring) < 2) (void)io_uring_submit(&_ring);
+    if (io_uring_sq_space_left(&_ring) < 2) break;
+    const std::uint32_t slot = _file_wanted[done];
+    file_op& op = _file_ops[slot];
+    io_uring_sqe* write = io_uring_get_sqe(&_ring);
+    io_uring_prep_write(write, op.fd, op.bytes.data(), static_cast<unsigned>(op.bytes.size()), op.offset);
+    io_uring_sqe_set_data64(write, pack({op_kind::file_write, slot, 0}));
+    write->flags |= IOSQE_IO_LINK;
+    io_uring_sqe* sync = io_uring_get_sqe(&_ring);
+    io_uring_prep_fsync(sync, op.fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sync, pack({op_kind::file_sync, slot, 0}));
+    op.completions_due = 2;
+  }
+  _file_wanted.erase(_file_wanted.begin(), _file_wanted.begin() + static_cast<std::ptrdiff_t>(done));
+
   if (!_send_backlog.empty()) {
     std::vector<conn_id> backlog;
     backlog.swap(_send_backlog);
@@ -309,10 +331,52 @@ void uring_reactor::handle(std::uint64_t user_data, int res, std::uint32_t flags
     case op_kind::wake:
       _wake_armed = false;  // the counter was read (and so reset); re-armed next turn
       return;
+    case op_kind::file_write:
+    case op_kind::file_sync:
+      on_file_completion(d.slot, d.kind, res);
+      return;
     case op_kind::cancel:
     case op_kind::readiness:
       return;
   }
+}
+
+void uring_reactor::write_file(int fd, std::span<const std::byte> bytes, std::uint64_t offset, std::uint64_t token) {
+  std::uint32_t slot = 0;
+  if (_free_file_ops.empty()) {
+    slot = static_cast<std::uint32_t>(_file_ops.size());
+    _file_ops.emplace_back();
+  } else {
+    slot = _free_file_ops.back();
+    _free_file_ops.pop_back();
+  }
+  // One write is at most 2 GiB - 4 KiB (Linux); the rest is reported as short.
+  constexpr std::size_t most = 0x7ffff000;
+  _file_ops[slot] = file_op{fd, bytes.first(std::min(bytes.size(), most)), offset, token, 0, {}, 0};
+  _file_wanted.push_back(slot);
+}
+
+void uring_reactor::on_file_completion(std::uint32_t slot, op_kind kind, int res) {
+  if (slot >= _file_ops.size()) return;
+  file_op& op = _file_ops[slot];
+  if (kind == op_kind::file_write) {
+    if (res >= 0) {
+      op.written = static_cast<std::size_t>(res);
+    } else {
+      op.error = from_res(res);
+    }
+  } else if (res < 0 && res != -ECANCELED && !op.error) {
+    // ECANCELED: the write failed or was short, and said so.
+    op.error = from_res(res);
+  }
+  if (--op.completions_due > 0) return;
+  file_written(op.token, op.written, op.error);
+  op = file_op{};
+  _free_file_ops.push_back(slot);
+}
+
+bool uring_reactor::files_in_flight() const noexcept {
+  return std::any_of(_file_ops.begin(), _file_ops.end(), [](const file_op& op) { return op.completions_due > 0; });
 }
 
 void uring_reactor::on_accepted(listener& l, int res, std::uint32_t flags) {

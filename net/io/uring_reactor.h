@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "net/io/basic_reactor.h"
 #include "net/io/reactor.h"
+#include "net/io/user_data.h"
 
 // The io_uring backend. One ring per reactor; every operation carries its kind, slot and
 // generation in `user_data` (user_data.h). Per connection at most one receive (single-shot
@@ -39,9 +40,21 @@ class uring_reactor final : public basic_reactor {
 
   backend kind() const noexcept override { return backend::io_uring; }
   void listen(int listen_fd) override;
+  void write_file(int fd, std::span<const std::byte> bytes, std::uint64_t offset, std::uint64_t token) override;
 
  private:
   using clock = std::chrono::steady_clock;
+
+  // A write_file(): a write linked to an fsync, reported once both completed.
+  struct file_op {
+    int fd = -1;
+    std::span<const std::byte> bytes;
+    std::uint64_t offset = 0;
+    std::uint64_t token = 0;
+    std::size_t written = 0;
+    std::error_code error;
+    int completions_due = 0;  // 0: free or not yet submitted
+  };
 
   struct listener {
     int fd = -1;
@@ -67,6 +80,8 @@ class uring_reactor final : public basic_reactor {
   void on_received(connection& c, int res);
   void on_sent(connection& c, int res);
   void want_recv(connection& c);
+  void on_file_completion(std::uint32_t slot, op_kind kind, int res);
+  bool files_in_flight() const noexcept;
   void drain_for_destruction() noexcept;
 
   io_uring _ring;
@@ -76,6 +91,9 @@ class uring_reactor final : public basic_reactor {
   std::vector<conn_id> _recv_wanted;
   std::vector<conn_id> _send_backlog;
   std::vector<std::uint64_t> _cancels;
+  std::vector<file_op> _file_ops;          // by slot
+  std::vector<std::uint32_t> _free_file_ops;
+  std::vector<std::uint32_t> _file_wanted;  // slots to submit
   std::uint64_t _wake_count = 0;  // the eventfd read's target
   bool _wake_armed = false;
 };

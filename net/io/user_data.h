@@ -15,6 +15,8 @@ enum class op_kind : std::uint8_t {
   wake,        // the eventfd read
   cancel,      // an async cancel; its completion carries nothing to act on
   readiness,   // epoll: an event on a connection (slot + generation)
+  file_write,  // slot = the file operation
+  file_sync,   // slot = the file operation
 };
 
 struct op_data {

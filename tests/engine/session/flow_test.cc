@@ -95,7 +95,7 @@ TEST(MemoryAlarm, BlocksAPublisherUntilItClears) {
   client.send(publish_bytes(1, "", "nowhere", "before"));
   ASSERT_EQ(client.take_frames().size(), 4u);  // start, tune, open-ok, channel.open-ok
 
-  client.session().on_memory_alarm(true);
+  client.session().on_alarms({.memory = true});
   // It has published before: blocked at once.
   auto frames = client.take_frames();
   ASSERT_EQ(frames.size(), 1u);
@@ -103,7 +103,7 @@ TEST(MemoryAlarm, BlocksAPublisherUntilItClears) {
   EXPECT_TRUE(client.transport().paused);
   EXPECT_TRUE(client.session().blocked());
 
-  client.session().on_memory_alarm(false);
+  client.session().on_alarms({});
   frames = client.take_frames();
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(method_name(frames[0]), "connection.unblocked");
@@ -118,7 +118,7 @@ TEST(MemoryAlarm, AConnectionIsBlockedOnlyOnceItPublishes) {
   client.send(method_bytes(1, amqp::queue_declare{0, "q", false, false, false, false, false, {}}));
   ASSERT_EQ(client.take_frames().size(), 5u);
 
-  client.session().on_memory_alarm(true);
+  client.session().on_alarms({.memory = true});
   EXPECT_TRUE(client.take_frames().empty());
   EXPECT_FALSE(client.transport().paused);
   // Consuming and other methods go on.
@@ -145,10 +145,10 @@ TEST(MemoryAlarm, AClientWithoutTheCapabilityIsBlockedSilently) {
   client.send(method_bytes(1, amqp::channel_open{}));
   client.send(publish_bytes(1, "", "nowhere", "x"));
   ASSERT_EQ(client.take_frames().size(), 4u);
-  client.session().on_memory_alarm(true);
+  client.session().on_alarms({.memory = true});
   EXPECT_TRUE(client.take_frames().empty());
   EXPECT_TRUE(client.transport().paused);
-  client.session().on_memory_alarm(false);
+  client.session().on_alarms({});
   EXPECT_TRUE(client.take_frames().empty());
   EXPECT_FALSE(client.transport().paused);
 }

@@ -1,0 +1,122 @@
+#include "app/restore.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "engine/store/definitions.h"
+#include "engine/store/definitions_file.h"
+#include "engine/store/recovery.h"
+
+namespace haremq::app {
+namespace {
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  return true;
+}
+
+std::string counts(const engine::store::import_counts& n) {
+  return std::to_string(n.vhosts) + " vhosts, " + std::to_string(n.exchanges) + " exchanges, " +
+         std::to_string(n.queues) + " queues, " + std::to_string(n.bindings) + " bindings";
+}
+
+}  // namespace
+
+bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers, const data_directory& dir,
+             const config& c, std::string& why) {
+  const auto started = std::chrono::steady_clock::now();
+  // Queues of the definitions are spread over the workers in turn.
+  std::size_t next_owner = 0;
+  const engine::store::queue_placement place = [&] {
+    return engine::worker_id{static_cast<std::uint16_t>(next_owner++ % workers.size())};
+  };
+
+  const engine::store::definitions_file file(dir.definitions());
+  const auto loaded = file.load(broker.topology, place);
+  if (!loaded.ok()) {
+    why = "cannot load " + file.path().string() + ": " + loaded.error;
+    return false;
+  }
+  broker.topology.set_persistence(
+      [file](const engine::vhost_map& vhosts, std::string_view retained) { file.save(vhosts, retained); });
+  if (!c.definitions.empty()) {
+    std::string text;
+    if (!read_file(c.definitions, text)) {
+      why = "cannot read the definitions file " + c.definitions;
+      return false;
+    }
+    const auto imported = engine::store::import_definitions(text, broker.topology, place);
+    if (!imported.ok()) {
+      why = "cannot import " + c.definitions + ": " + imported.error;
+      return false;
+    }
+    spdlog::info("imported {} from {}", counts(imported.applied), c.definitions);
+  }
+
+  auto scanned = engine::store::recovery::scan(dir.messages());
+  if (!scanned) {
+    why = "cannot read the message log in " + dir.messages().string() + ": " + scanned.error().message();
+    return false;
+  }
+  engine::store::recovery& recovered = *scanned;
+  broker.messages.next_segment.store(recovered.highest_segment() + 1);
+
+  std::map<std::pair<std::string, std::string>, const engine::store::recovered_queue*> by_name;
+  for (const auto& q : recovered.queues()) by_name[{q.vhost, q.name}] = &q;
+  // After a crash nothing says which messages had been delivered: all are, as RabbitMQ says.
+  const bool crashed = !dir.previous_run_clean() && recovered.stats().segments > 0;
+  std::uint64_t messages = 0;
+  std::size_t queues = 0;
+  for (const auto& [vhost, v] : broker.topology.snapshot().first) {
+    for (const auto& [name, record] : v.queues) {
+      engine::shard& owner = workers[record.owner.value]->shard();
+      const auto it = by_name.find({vhost, name});
+      if (it == by_name.end()) {
+        owner.create_queue(record);
+        continue;
+      }
+      owner.recover(record, recovered, *it->second, crashed);
+      messages += it->second->messages.size();
+      ++queues;
+      by_name.erase(it);
+    }
+  }
+  std::uint64_t dropped = 0;
+  for (const auto& [_, q] : by_name) dropped += q->messages.size();
+
+  for (auto& w : workers) {
+    if (!w->store().flush_blocking()) {
+      why = "cannot write the message log in " + dir.messages().string();
+      return false;
+    }
+  }
+  recovered.remove_segments();
+  sync_directory(dir.messages());
+
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  const auto& stats = recovered.stats();
+  spdlog::info("recovered {} persistent messages in {} durable queues from {} segments ({} MiB) in {} ms{}{}", messages,
+               queues, stats.segments, stats.bytes >> 20, took.count(),
+               dropped > 0 ? "; dropped " + std::to_string(dropped) + " of queues that no longer exist" : "",
+               crashed ? "; the previous run did not stop cleanly: they come back redelivered" : "");
+  return true;
+}
+
+void finish_clean_stop(std::vector<std::unique_ptr<worker>>& workers, const data_directory& dir) {
+  bool flushed = true;
+  for (auto& w : workers) {
+    w->shard().log_deliveries();
+    flushed = w->store().flush_blocking() && flushed;
+  }
+  if (flushed) dir.mark_clean_shutdown();
+}
+
+}  // namespace haremq::app

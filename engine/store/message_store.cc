@@ -1,0 +1,260 @@
+#include "engine/store/message_store.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+
+#include "base/assert.h"
+
+namespace haremq::engine::store {
+namespace {
+
+std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+
+}  // namespace
+
+std::filesystem::path segment_directory::file(std::uint32_t segment) const {
+  std::array<char, 32> name{};
+  std::snprintf(name.data(), name.size(), "%010" PRIu32 ".seg", segment);
+  return path / name.data();
+}
+
+message_store::message_store(segment_directory& directory, disk_writer& writer)
+    : _directory(directory), _writer(writer) {}
+
+message_store::~message_store() {
+  for (auto& [_, s] : _segments) ::close(s.fd);
+}
+
+std::uint32_t message_store::attach_queue(std::string_view vhost, std::string_view name, std::uint64_t incarnation) {
+  _queues.push_back(queue_info{std::string(vhost), std::string(name), incarnation, 0, true});
+  return static_cast<std::uint32_t>(_queues.size());
+}
+
+void message_store::detach_queue(std::uint32_t ref) {
+  queue_info& q = _queues[ref - 1];
+  q.attached = false;
+  q.vhost.clear();
+  q.name.clear();
+}
+
+bool message_store::open_segment() {
+  const std::uint32_t number = _directory.next_segment.fetch_add(1, std::memory_order_relaxed);
+  const auto path = _directory.file(number);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    spdlog::error("message store: cannot create {}: {}", path.string(), last_error().message());
+    _failing = true;
+    return false;
+  }
+  if (_current != 0) _segments[_current].sealed = true;
+  _segments.emplace(number, segment{fd, 0, 0, false});
+  _current = number;
+  collect_garbage();  // the segment just sealed may be empty already
+  return true;
+}
+
+message_store::chunk* message_store::room_for(std::size_t bytes, std::uint32_t ref) {
+  queue_info& q = _queues[ref - 1];
+  for (;;) {
+    const bool full = _current != 0 && _segments[_current].end > 0 &&
+                      _segments[_current].end + bytes > _directory.segment_size;
+    if ((_current == 0 || full) && !open_segment()) return nullptr;
+    // A segment names every queue it refers to, so that it can be read without the others.
+    if (q.declared_in == _current) break;
+    q.declared_in = _current;
+    chunk* c = room_for(0, ref);  // the queue record goes into the same chunk
+    if (c == nullptr) return nullptr;
+    const std::size_t before = c->bytes.size();
+    append_record(c->bytes, queue_fields{ref, q.incarnation, q.vhost, q.name});
+    _segments[_current].end += c->bytes.size() - before;
+  }
+  segment& s = _segments[_current];
+  if (_chunks.empty() || _chunks.back().batch != _next_batch || _chunks.back().segment != _current) {
+    chunk c;
+    c.segment = _current;
+    c.offset = s.end;
+    c.batch = _next_batch;
+    if (!_spare.empty()) {
+      c.bytes = std::move(_spare.back());
+      _spare.pop_back();
+    }
+    _chunks.push_back(std::move(c));
+  }
+  return &_chunks.back();
+}
+
+disk_location message_store::append_publish(std::uint32_t ref, std::uint64_t seq, const message& m) {
+  return append_publish(ref, publish_fields{ref, seq, m.exchange(), m.routing_key(), m.properties(), m.body()});
+}
+
+disk_location message_store::append_publish(std::uint32_t ref, const publish_fields& f) {
+  const std::size_t size = record_size(f);
+  chunk* c = room_for(size, ref);
+  if (c == nullptr) return {};
+  segment& s = _segments[_current];
+  const disk_location at{_current, static_cast<std::uint32_t>(s.end)};
+  publish_fields fields = f;
+  fields.ref = ref;
+  append_record(c->bytes, fields);
+  s.end += size;
+  ++s.live;
+  return at;
+}
+
+void message_store::append_range(record_type type, std::uint32_t ref, std::uint64_t first, std::uint32_t count) {
+  if (count == 0) return;
+  chunk* c = room_for(32, ref);
+  if (c == nullptr) return;  // an ack lost to a failing disk: the message may come back once
+  const std::size_t before = c->bytes.size();
+  append_record(c->bytes, type, range_fields{ref, first, count});
+  _segments[_current].end += c->bytes.size() - before;
+}
+
+void message_store::release(disk_location loc) noexcept {
+  const auto it = _segments.find(loc.segment);
+  HAREMQ_ASSERT(it != _segments.end() && it->second.live > 0);
+  if (--it->second.live == 0 && it->second.sealed) collect_garbage();
+}
+
+void message_store::collect_garbage() noexcept {
+  while (!_segments.empty()) {
+    auto it = _segments.begin();
+    segment& s = it->second;
+    if (!s.sealed || s.live > 0) return;
+    for (const chunk& c : _chunks) {
+      if (c.segment == it->first) return;  // still being written: deleted once it is
+    }
+    const auto path = _directory.file(it->first);
+    if (::unlink(path.c_str()) != 0) {
+      spdlog::warn("message store: cannot delete {}: {}", path.string(), last_error().message());
+    }
+    ::close(s.fd);
+    _segments.erase(it);
+  }
+}
+
+std::uint64_t message_store::live_messages() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& [_, s] : _segments) n += s.live;
+  return n;
+}
+
+bool message_store::is_written(disk_location loc) const noexcept {
+  return loc.segment < _written_segment || (loc.segment == _written_segment && loc.offset < _written_end);
+}
+
+message_ref message_store::read(disk_location loc) const {
+  const auto it = _segments.find(loc.segment);
+  HAREMQ_ASSERT(it != _segments.end());
+  // Most records are small: one read gets the whole of them.
+  std::array<std::byte, 4096> head;
+  const ssize_t got = ::pread(it->second.fd, head.data(), head.size(), loc.offset);
+  const std::size_t size = got >= static_cast<ssize_t>(record_header_size)
+                               ? framed_size(amqp::bytes_view(head.data(), static_cast<std::size_t>(got)))
+                               : 0;
+  std::vector<std::byte> large;
+  amqp::bytes_view bytes(head.data(), static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
+  if (size > head.size()) {
+    large.resize(size);
+    if (::pread(it->second.fd, large.data(), size, loc.offset) != static_cast<ssize_t>(size)) bytes = {};
+    else bytes = large;
+  }
+  record_view record;
+  publish_fields f;
+  if (size == 0 || bytes.size() < size || read_record(bytes.first(size), record) != scan_status::record ||
+      record.type != record_type::publish || !decode(record.fields, f)) {
+    spdlog::error("message store: cannot read back the message at segment {} offset {}", loc.segment, loc.offset);
+    return {};
+  }
+  message_ref m(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), true));
+  if (m) m->append_body(f.body);
+  return m;
+}
+
+void message_store::flush() {
+  if (_in_flight || _failing || _chunks.empty()) return;
+  start_write();
+}
+
+void message_store::start_write() {
+  chunk& c = _chunks.front();
+  if (c.batch == _next_batch) ++_next_batch;  // closes the filling batch: appends start the next
+  _in_flight = true;
+  _writer.write_and_sync(_segments[c.segment].fd, std::span<const std::byte>(c.bytes).subspan(c.written),
+                         c.offset + c.written);
+}
+
+void message_store::on_written(std::size_t written, std::error_code error) {
+  HAREMQ_ASSERT(_in_flight && !_chunks.empty());
+  _in_flight = false;
+  chunk& c = _chunks.front();
+  c.written += written;
+  if (error || c.written < c.bytes.size()) {
+    if (!_failing) {
+      spdlog::error("message store: writing segment {} failed: {}; publishers are blocked until it succeeds",
+                    c.segment, error ? error.message() : std::string("short write"));
+    }
+    _failing = true;
+    return;
+  }
+  _failing = false;
+  complete_front();
+  // The rest of a batch that spans two segments goes at once; a new batch waits for the turn's end.
+  if (!_chunks.empty() && _chunks.front().batch < _next_batch) flush();
+}
+
+void message_store::complete_front() {
+  chunk c = std::move(_chunks.front());
+  _chunks.pop_front();
+  _written_segment = c.segment;
+  _written_end = c.offset + c.bytes.size();
+  if (_chunks.empty() || _chunks.front().batch != c.batch) _durable_batch = c.batch;
+  c.bytes.clear();
+  if (_spare.size() < 4) _spare.push_back(std::move(c.bytes));
+  collect_garbage();
+}
+
+void message_store::retry() {
+  if (_in_flight) return;
+  if (_chunks.empty()) {
+    _failing = false;  // it was a segment that could not be created: the next append tries again
+    return;
+  }
+  start_write();
+}
+
+bool message_store::flush_blocking() {
+  HAREMQ_ASSERT(!_in_flight);
+  while (!_chunks.empty()) {
+    chunk& c = _chunks.front();
+    if (c.batch == _next_batch) ++_next_batch;
+    const int fd = _segments[c.segment].fd;
+    while (c.written < c.bytes.size()) {
+      const ssize_t n = ::pwrite(fd, c.bytes.data() + c.written, c.bytes.size() - c.written,
+                                 static_cast<off_t>(c.offset + c.written));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        spdlog::error("message store: writing segment {} failed: {}", c.segment, last_error().message());
+        _failing = true;
+        return false;
+      }
+      c.written += static_cast<std::size_t>(n);
+    }
+    if (::fdatasync(fd) != 0) {
+      spdlog::error("message store: syncing segment {} failed: {}", c.segment, last_error().message());
+      _failing = true;
+      return false;
+    }
+    complete_front();
+  }
+  _failing = false;
+  return true;
+}
+
+}  // namespace haremq::engine::store
