@@ -4,11 +4,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -122,6 +124,8 @@ int export_definitions(const config& c) {
 int main(int argc, char** argv) {
   config c;
   if (auto exit_code = haremq::app::parse_command_line(argc, argv, c)) return *exit_code;
+  // Logs go to stderr, as a service manager's journal and the test harness expect.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("haremq"));
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
   if (!c.export_definitions.empty()) return export_definitions(c);
@@ -150,7 +154,13 @@ int main(int argc, char** argv) {
   std::uint16_t port = c.port;
   for (unsigned i = 0; i < c.workers; ++i) {
     std::string error;
-    const int fd = open_listener(c, port, i == 0, error);
+    int fd = open_listener(c, port, i == 0, error);
+    // A broker that just stopped on this port (a restart) may hold it a moment longer: the
+    // kernel tears an io_uring down after the process is gone, listening socket included.
+    for (int retry = 0; fd < 0 && i == 0 && error == std::strerror(EADDRINUSE) && retry < 60; ++retry) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      fd = open_listener(c, port, true, error);
+    }
     if (fd < 0) {
       spdlog::error("cannot listen on {}:{}: {}", c.bind, port, error);
       return 1;

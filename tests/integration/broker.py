@@ -30,6 +30,7 @@ HOST = '127.0.0.1'
 START_TIMEOUT = float(os.environ.get('HAREMQ_START_TIMEOUT', '20'))
 STOP_TIMEOUT = float(os.environ.get('HAREMQ_STOP_TIMEOUT', '10'))
 TEST_TIMEOUT = int(os.environ.get('HAREMQ_TEST_TIMEOUT', '90'))
+LISTENING = ' listening on '  # haremq's start-up log line once its listeners are open
 SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
                      'WARNING: ThreadSanitizer')
 
@@ -41,8 +42,9 @@ class BrokerError(AssertionError):
 class Broker:
     """One broker for one test module: external (AMQP_PORT) or a HareMQ child process."""
 
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), data_dir=None):
         self.extra_args = list(extra_args)
+        self._data_dir = data_dir  # None: a fresh one in the work directory
         self.port = None
         self.proc = None
         self.workdir = None
@@ -62,31 +64,70 @@ class Broker:
         last = ''
         for _attempt in range(5):  # another process may grab the free port before the broker binds it
             self.workdir = tempfile.mkdtemp(prefix='haremq-it-')
+            os.makedirs(self.data_dir(), exist_ok=True)
             self.port = free_port()
-            args = [binary, '--bind', HOST, '--port', str(self.port),
-                    '--data-dir', os.path.join(self.workdir, 'data')]
-            args += shlex.split(os.environ.get('HAREMQ_ARGS', '')) + self.extra_args
-            os.makedirs(os.path.join(self.workdir, 'data'))
-            self._out = open(os.path.join(self.workdir, 'stdout'), 'wb')
-            self._err = open(os.path.join(self.workdir, 'stderr'), 'wb')
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._out,
-                                         stderr=self._err, preexec_fn=_raise_nofile_limit)
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if wait_for_port(self.port, 0.2):
-                    return self
-            timed_out = self.proc.poll() is None
-            if timed_out:
-                self._kill()
-            self._close_files()
+            problem = self._launch(binary)
+            if problem is None:
+                return self
             last = self.stderr()
             shutil.rmtree(self.workdir, ignore_errors=True)  # what it printed goes into the error
-            if timed_out:
+            if problem == 'timeout':
                 raise BrokerError('haremq did not accept connections on port %d within %.0fs\n%s'
                                   % (self.port, START_TIMEOUT, last))
             if 'in use' not in last.lower():
                 raise BrokerError('haremq exited with %s at start-up\n%s' % (self.proc.returncode, last))
         raise BrokerError('haremq could not bind a free port in 5 attempts\n' + last)
+
+    def data_dir(self):
+        return self._data_dir or os.path.join(self.workdir, 'data')
+
+    def _launch(self, binary, extra=()):
+        """Starts haremq on self.port and self.data_dir(); None once it accepts connections,
+        else 'timeout' or 'exited' (the child is gone then)."""
+        args = [binary, '--bind', HOST, '--port', str(self.port), '--data-dir', self.data_dir()]
+        args += shlex.split(os.environ.get('HAREMQ_ARGS', '')) + self.extra_args + list(extra)
+        # Appended to: the output of every run of a restarted broker stays in the report.
+        # Ready once this run says it listens: after a restart the port may still answer for a
+        # moment from the old process's listener (the kernel closes it after the process).
+        listening_before = self.stderr().count(LISTENING)
+        self._out = open(os.path.join(self.workdir, 'stdout'), 'ab')
+        self._err = open(os.path.join(self.workdir, 'stderr'), 'ab')
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._out,
+                                     stderr=self._err, preexec_fn=_raise_nofile_limit)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if self.stderr().count(LISTENING) > listening_before and wait_for_port(self.port, 0.2):
+                return None
+            time.sleep(0.02)
+        timed_out = self.proc.poll() is None
+        if timed_out:
+            self._kill()
+        self._close_files()
+        return 'timeout' if timed_out else 'exited'
+
+    def restart(self, kill=False, extra=()):
+        """Stops the broker -- SIGTERM (it must exit 0) or, with kill=True, SIGKILL at once (a
+        crash) -- and starts it again on the same data directory and port, with `extra` args."""
+        if self.external:
+            raise unittest.SkipTest('restarts need a HareMQ started by the suite')
+        if kill:
+            self._kill()
+        else:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._kill()
+                raise BrokerError('haremq ignored SIGTERM for %.0fs\n%s' % (STOP_TIMEOUT, self.stderr()))
+            if self.proc.returncode != 0:
+                raise BrokerError('haremq exited with %s after SIGTERM\n%s' % (self.proc.returncode, self.stderr()))
+        self._close_files()
+        if any(m in self.stderr() for m in SANITIZER_MARKERS):
+            raise BrokerError('haremq reported a sanitizer error\n' + self.stderr())
+        problem = self._launch(os.environ['HAREMQ_BIN'], extra)
+        if problem is not None:
+            raise BrokerError('haremq did not come back after a restart (%s)\n%s' % (problem, self.stderr()))
+        return self
 
     def alive(self):
         return self.external or (self.proc is not None and self.proc.poll() is None)
@@ -178,11 +219,11 @@ def wait_for_port(port, timeout):
 _broker = None
 
 
-def setup_module(extra_args=()):
+def setup_module(extra_args=(), data_dir=None):
     """Call from setUpModule: starts (or finds) the broker for this module, with `extra_args`
-    added to haremq's command line."""
+    added to haremq's command line (and its data in `data_dir`, if given)."""
     global _broker
-    _broker = Broker(extra_args).start()
+    _broker = Broker(extra_args, data_dir).start()
     return _broker
 
 
@@ -192,6 +233,13 @@ def teardown_module():
     b, _broker = _broker, None
     if b is not None:
         b.stop()
+
+
+def current():
+    """The broker of this module."""
+    if _broker is None:
+        raise BrokerError('no broker: call broker.setup_module() from setUpModule')
+    return _broker
 
 
 def port():

@@ -325,8 +325,10 @@ class SecondBroker(broker.BrokerTestCase):
             self.skipTest('needs HAREMQ_BIN')
         import os
         import subprocess
-        proc = subprocess.run([os.environ['HAREMQ_BIN'], '--bind', broker.HOST, '--port', str(broker.port())],
-                              capture_output=True, timeout=10)
+        import tempfile
+        with tempfile.TemporaryDirectory() as data:
+            proc = subprocess.run([os.environ['HAREMQ_BIN'], '--bind', broker.HOST, '--port', str(broker.port()),
+                                   '--data-dir', data], capture_output=True, timeout=10)
         self.assertEqual(proc.returncode, 1)
         self.assertIn(b'Address already in use', proc.stderr + proc.stdout)
         # The running broker still serves.
