@@ -100,8 +100,9 @@ std::optional<int> parse_command_line(int argc, char** argv, config& out) {
     std::cerr << "haremq: --frame-max must be at least " << amqp::frame_min_size << "\n";
     return 2;
   }
-  if (out.segment_size < 4096) {
-    std::cerr << "haremq: --segment-size must be at least 4096\n";
+  // Offsets within a segment are 32 bits: 1 GiB plus the largest message stays well inside.
+  if (out.segment_size < 4096 || out.segment_size > (std::uint64_t{1} << 30)) {
+    std::cerr << "haremq: --segment-size must be between 4096 and 1073741824\n";
     return 2;
   }
   if (out.workers == 0) out.workers = std::max(1u, std::thread::hardware_concurrency());

@@ -69,8 +69,9 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
   engine::store::recovery& recovered = *scanned;
   broker.messages.next_segment.store(recovered.highest_segment() + 1);
 
-  std::map<std::pair<std::string, std::string>, const engine::store::recovered_queue*> by_name;
-  for (const auto& q : recovered.queues()) by_name[{q.vhost, q.name}] = &q;
+  // A queue's messages are those of its incarnation: an older one of the same name was deleted.
+  std::map<std::tuple<std::string, std::string, std::uint64_t>, const engine::store::recovered_queue*> by_name;
+  for (const auto& q : recovered.queues()) by_name[{q.vhost, q.name, q.incarnation}] = &q;
   // After a crash nothing says which messages had been delivered: all are, as RabbitMQ says.
   const bool crashed = !dir.previous_run_clean() && recovered.stats().segments > 0;
   std::uint64_t messages = 0;
@@ -78,7 +79,7 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
   for (const auto& [vhost, v] : broker.topology.snapshot().first) {
     for (const auto& [name, record] : v.queues) {
       engine::shard& owner = workers[record.owner.value]->shard();
-      const auto it = by_name.find({vhost, name});
+      const auto it = by_name.find({vhost, name, record.settings.incarnation});
       if (it == by_name.end()) {
         owner.create_queue(record);
         continue;
@@ -90,7 +91,7 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
     }
   }
   std::uint64_t dropped = 0;
-  for (const auto& [_, q] : by_name) dropped += q->messages.size();
+  for (const auto& [_, q] : by_name) dropped += q->messages.size();  // of deleted queues
 
   for (auto& w : workers) {
     if (!w->store().flush_blocking()) {

@@ -13,10 +13,9 @@ bool queue::enqueue(message_ref msg) {
   return logged;
 }
 
-void queue::attach_store(store::message_store& s, std::uint64_t incarnation) {
+void queue::attach_store(store::message_store& s) {
   _store = &s;
-  _incarnation = incarnation;
-  _store_ref = s.attach_queue(_settings.vhost, _settings.name, incarnation);
+  _store_ref = s.attach_queue(_settings.vhost, _settings.name, _settings.incarnation);
 }
 
 void queue::restore(const store::publish_fields& f, bool delivered) {
@@ -49,10 +48,11 @@ void queue::page_out() {
   for (std::size_t i = _ready.size(); i-- > resident_messages;) {
     ready_entry& e = _ready[i];
     if (e.seq <= _paged_through) break;
-    // The newest may still be on their way to the file; they are looked at next time.
-    if (e.stored && !_store->is_written(e.stored)) continue;
+    // Transient ones stay; the newest stored ones may still be on their way to the file:
+    // they are looked at next time.
+    if (!e.stored || !_store->is_written(e.stored)) continue;
     if (newest_written == 0) newest_written = e.seq;
-    if (e.stored) e.msg.reset();
+    e.msg.reset();
   }
   if (newest_written != 0) _paged_through = newest_written;
 }

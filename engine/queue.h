@@ -31,6 +31,10 @@ struct queue_settings {
   bool auto_delete = false;
   connection_key exclusive_owner;
   std::vector<std::byte> arguments;  // the declare's field table bytes
+  // A durable queue's incarnation: a new one each time its name is declared anew, kept in the
+  // definitions file, so that the message log never gives a deleted queue's messages to a
+  // queue declared later with the same name. 0 for the others.
+  std::uint64_t incarnation = 0;
 };
 
 class queue {
@@ -48,8 +52,8 @@ class queue {
   queue(queue_id id, queue_settings settings) : _id(id), _settings(std::move(settings)) {}
 
   // Logs this (durable) queue's persistent messages in `store` from now on.
-  void attach_store(store::message_store& store, std::uint64_t incarnation);
-  std::uint64_t incarnation() const noexcept { return _incarnation; }
+  void attach_store(store::message_store& store);
+  std::uint64_t incarnation() const noexcept { return _settings.incarnation; }
   bool stored() const noexcept { return _store != nullptr; }
   // A message recovered from an earlier run's log (in publish order): logged again in this
   // run's store, and kept in memory only within the resident head.
@@ -167,7 +171,6 @@ class queue {
   bool _ever_consumed = false;
   store::message_store* _store = nullptr;
   std::uint32_t _store_ref = 0;
-  std::uint64_t _incarnation = 0;
   std::uint64_t _paged_through = 0;  // ready seqs up to this were looked at by page_out()
 };
 

@@ -1,42 +1,25 @@
 #include "engine/shard.h"
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 
 namespace haremq::engine {
 
-namespace {
-
-// A new incarnation: later than any earlier one of the same name, across restarts.
-std::uint64_t new_incarnation() noexcept {
-  static std::atomic<std::uint64_t> last{0};
-  const auto now = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  std::uint64_t prev = last.load(std::memory_order_relaxed);
-  std::uint64_t next = 0;
-  do {
-    next = std::max(now, prev + 1);
-  } while (!last.compare_exchange_weak(prev, next, std::memory_order_relaxed));
-  return next;
-}
-
-}  // namespace
-
-queue& shard::create_queue(const queue_record& record, std::uint64_t incarnation) {
+queue& shard::create_queue(const queue_record& record) {
   auto& q = *_queues.emplace(record.id, std::make_unique<queue>(record.id, record.settings)).first->second;
   // Exclusive queues go with their connection, so a restart never finds them.
-  if (_store != nullptr && record.settings.durable && !record.settings.exclusive) {
-    q.attach_store(*_store, incarnation != 0 ? incarnation : new_incarnation());
-  }
+  if (_store != nullptr && is_durable(record)) q.attach_store(*_store);
   return q;
 }
 
 void shard::recover(const queue_record& record, const store::recovery& from, const store::recovered_queue& messages,
                     bool all_delivered) {
-  queue& q = create_queue(record, messages.incarnation);
+  queue& q = create_queue(record);
   if (!q.stored()) return;
-  for (const auto& m : messages.messages) q.restore(from.fields(m), m.delivered || all_delivered);
+  constexpr std::size_t write_every = 16 << 20;  // recovery's writes go in steps, not all in memory at once
+  for (const auto& m : messages.messages) {
+    q.restore(from.fields(m), m.delivered || all_delivered);
+    if (_store->pending_bytes() > write_every) (void)_store->flush_blocking();
+  }
 }
 
 queue* shard::find(queue_id id) noexcept {

@@ -25,9 +25,9 @@ class shard : private queue::delivery_sink {
       : _self(self), _topology(topology), _out(out), _store(store) {}
 
   worker_id self() const noexcept { return _self; }
-  // Creates the queue object of a queue just declared on this worker. A durable one logs its
-  // messages as a new incarnation, or as `incarnation` when it is recovered.
-  queue& create_queue(const queue_record& record, std::uint64_t incarnation = 0);
+  // Creates the queue object of a queue just declared on this worker (or recovered); a durable
+  // one logs its persistent messages in the store.
+  queue& create_queue(const queue_record& record);
   // Creates a durable queue and puts back its messages recovered from the earlier run's log,
   // logging them in this run's store; `all_delivered` after a crash (see queue::log_deliveries).
   void recover(const queue_record& record, const store::recovery& from, const store::recovered_queue& messages,

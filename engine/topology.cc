@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <random>
 
 #include "engine/arguments.h"
@@ -51,6 +53,20 @@ std::string quoted_bool(bool b) { return b ? "'true'" : "'false'"; }
 std::vector<std::byte> owned(const amqp::field_table& t) { return {t.bytes().begin(), t.bytes().end()}; }
 
 bool reserved(std::string_view name) { return name.substr(0, 4) == "amq."; }
+
+// Later than any earlier incarnation of the same name, across restarts (a wall-clock time in
+// nanoseconds, never repeated within the process).
+std::uint64_t new_incarnation() noexcept {
+  static std::atomic<std::uint64_t> last{0};
+  const auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  std::uint64_t prev = last.load(std::memory_order_relaxed);
+  std::uint64_t next = 0;
+  do {
+    next = std::max(now, prev + 1);
+  } while (!last.compare_exchange_weak(prev, next, std::memory_order_relaxed));
+  return next;
+}
 
 // RabbitMQ's server-generated names: "amq.gen-" and 22 characters of URL-safe base64.
 std::string generated_queue_name() {
@@ -228,6 +244,7 @@ std::variant<queue_record, topology_error> topology_store::declare_queue(std::st
   q.settings.auto_delete = d.auto_delete;
   q.settings.exclusive_owner = d.exclusive ? connection : connection_key{};
   q.settings.arguments = owned(d.arguments);
+  if (is_durable(q)) q.settings.incarnation = d.incarnation != 0 ? d.incarnation : new_incarnation();
   queues.emplace(q.settings.name, q);
   changed();
   if (is_durable(q)) persist();

@@ -85,6 +85,7 @@ struct queue_declaration {
   bool exclusive = false;
   bool auto_delete = false;
   amqp::field_table arguments;
+  std::uint64_t incarnation = 0;  // a durable queue's, from the definitions file; 0: a new one
 };
 
 enum class binding_kind { queue, exchange };

@@ -37,6 +37,11 @@ def scenarios(seconds):
         ('publish-only', 'publish only, 16 B', ['-x', '1', '-s', '16', '--publish-only'] + z),
         ('2p2c-1k', '2 producers, 2 consumers, 1 KiB, auto-ack', ['-x', '2', '-y', '2', '-s', '1024', '-a'] + z),
         ('confirms', 'confirms, 1,000 outstanding, 16 B', ['-x', '1', '-y', '1', '-s', '16', '-a', '-c', '1000'] + z),
+        # Durable queue, delivery_mode 2: a confirm waits for the message to be on disk (fdatasync).
+        ('persistent-confirms', 'persistent, confirms (1,000 outstanding), prefetch 1,000, multi-ack every 100, 16 B',
+         ['-x', '1', '-y', '1', '-s', '16', '--persistent', '-c', '1000', '-q', '1000', '-A', '100'] + z),
+        ('persistent-publish', 'persistent, publish only with confirms (1,000 outstanding), 1 KiB',
+         ['-x', '1', '-s', '1024', '--persistent', '-c', '1000', '--publish-only'] + z),
     ]
     for rate in LATENCY_RATES:
         out.append(('rate-%d' % rate, 'latency at %s msg/s' % format(rate, ','),

@@ -16,6 +16,10 @@
 namespace haremq::engine::store {
 namespace {
 
+// HareMQ's own key in a queue entry of its definitions file: the queue's incarnation, which
+// ties it to its messages in the log. RabbitMQ ignores unknown keys on import; exports leave it out.
+constexpr const char* incarnation_key = "haremq_incarnation";
+
 using nlohmann::json;
 
 // The RabbitMQ release whose definitions format HareMQ writes: its importer reads the version
@@ -140,6 +144,13 @@ class entry {
     return v->get<std::string>();
   }
 
+  std::uint64_t unsigned_number(std::string_view key, std::uint64_t fallback) const {
+    const json* v = member(_fields, key);
+    if (v == nullptr) return fallback;
+    if (!v->is_number_unsigned()) fail("\"" + std::string(key) + "\" must be a non-negative integer");
+    return v->get<std::uint64_t>();
+  }
+
   bool flag(std::string_view key, bool fallback) const {
     const json* v = member(_fields, key);
     if (v == nullptr) return fallback;
@@ -262,6 +273,7 @@ void apply(const json& doc, topology_store& topology, const queue_placement& pla
     d.durable = e.flag("durable", true);
     d.auto_delete = e.flag("auto_delete", false);
     d.arguments = amqp::field_table::trusted(arguments);
+    d.incarnation = e.unsigned_number(incarnation_key, 0);
     const auto declared = topology.declare_queue(vhost, d, place(), connection_key{});
     if (const auto* error = std::get_if<topology_error>(&declared)) e.fail(error->text);
     ++applied.queues;
@@ -304,7 +316,7 @@ table_bytes arguments_from_json(const json& object) {
   }
 }
 
-std::string write_definitions(const vhost_map& vhosts, std::string_view retained_text) {
+std::string write_definitions(const vhost_map& vhosts, std::string_view retained_text, bool incarnations) {
   const json retained = parse_retained(retained_text);
   json doc = json::object();
   doc["rabbit_version"] = rabbitmq_version;
@@ -349,6 +361,7 @@ std::string write_definitions(const vhost_map& vhosts, std::string_view retained
                         {"durable", true},
                         {"auto_delete", q.settings.auto_delete},
                         {"arguments", arguments_to_json(amqp::field_table::trusted(q.settings.arguments))}});
+      if (incarnations) queues.back()[incarnation_key] = q.settings.incarnation;
     }
     for (const auto& [name, x] : v.exchanges) {
       if (!x.durable) continue;
@@ -380,7 +393,7 @@ std::string write_definitions(const vhost_map& vhosts, std::string_view retained
 }
 
 std::string export_definitions(const topology_store& topology) {
-  return write_definitions(topology.snapshot().first, topology.retained_definitions());
+  return write_definitions(topology.snapshot().first, topology.retained_definitions(), false);
 }
 
 import_result import_definitions(std::string_view json_text, topology_store& topology, const queue_placement& place) {

@@ -36,7 +36,8 @@ using table_bytes = std::variant<std::vector<std::byte>, std::string>;
 // The definitions document for `vhosts` and the `retained` sections (a JSON object's text;
 // empty for none): RabbitMQ 3.10's top-level keys, the durable entities only, the default
 // and amq.* exchanges left out as RabbitMQ leaves them out.
-std::string write_definitions(const vhost_map& vhosts, std::string_view retained);
+// `incarnations`: with each durable queue's incarnation (the data directory's own file).
+std::string write_definitions(const vhost_map& vhosts, std::string_view retained, bool incarnations);
 std::string export_definitions(const topology_store& topology);
 
 struct import_counts {

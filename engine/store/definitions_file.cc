@@ -80,7 +80,7 @@ import_result definitions_file::load(topology_store& topology, const queue_place
 
 void definitions_file::save(const vhost_map& vhosts, std::string_view retained) const noexcept {
   try {
-    if (const auto e = replace_file(_file, write_definitions(vhosts, retained))) {
+    if (const auto e = replace_file(_file, write_definitions(vhosts, retained, true))) {
       spdlog::error("cannot save the definitions to {}: {}", _file.string(), e.message());
     }
   } catch (const std::exception& e) {

@@ -61,19 +61,13 @@ bool message_store::open_segment() {
 
 message_store::chunk* message_store::room_for(std::size_t bytes, std::uint32_t ref) {
   queue_info& q = _queues[ref - 1];
-  for (;;) {
-    const bool full = _current != 0 && _segments[_current].end > 0 &&
-                      _segments[_current].end + bytes > _directory.segment_size;
-    if ((_current == 0 || full) && !open_segment()) return nullptr;
-    // A segment names every queue it refers to, so that it can be read without the others.
-    if (q.declared_in == _current) break;
-    q.declared_in = _current;
-    chunk* c = room_for(0, ref);  // the queue record goes into the same chunk
-    if (c == nullptr) return nullptr;
-    const std::size_t before = c->bytes.size();
-    append_record(c->bytes, queue_fields{ref, q.incarnation, q.vhost, q.name});
-    _segments[_current].end += c->bytes.size() - before;
-  }
+  // A segment names every queue it refers to, so that it can be read without the others.
+  const bool named = q.declared_in == _current && _current != 0;
+  const std::size_t needed = bytes + (named ? 0 : queue_record_size(q));
+  // A segment that has records closes when these would take it past its size; a record larger
+  // than a segment goes alone into a new one.
+  const bool full = _current != 0 && _segments[_current].end > 0 && _segments[_current].end + needed > _directory.segment_size;
+  if ((_current == 0 || full) && !open_segment()) return nullptr;
   segment& s = _segments[_current];
   if (_chunks.empty() || _chunks.back().batch != _next_batch || _chunks.back().segment != _current) {
     chunk c;
@@ -86,7 +80,14 @@ message_store::chunk* message_store::room_for(std::size_t bytes, std::uint32_t r
     }
     _chunks.push_back(std::move(c));
   }
-  return &_chunks.back();
+  chunk& c = _chunks.back();
+  if (q.declared_in != _current) {
+    q.declared_in = _current;
+    const std::size_t before = c.bytes.size();
+    append_record(c.bytes, queue_fields{ref, q.incarnation, q.vhost, q.name});
+    s.end += c.bytes.size() - before;
+  }
+  return &c;
 }
 
 disk_location message_store::append_publish(std::uint32_t ref, std::uint64_t seq, const message& m) {
@@ -137,6 +138,12 @@ void message_store::collect_garbage() noexcept {
     ::close(s.fd);
     _segments.erase(it);
   }
+}
+
+std::size_t message_store::pending_bytes() const noexcept {
+  std::size_t n = 0;
+  for (const chunk& c : _chunks) n += c.bytes.size() - c.written;
+  return n;
 }
 
 std::uint64_t message_store::live_messages() const noexcept {
@@ -216,7 +223,9 @@ void message_store::complete_front() {
   _written_end = c.offset + c.bytes.size();
   if (_chunks.empty() || _chunks.front().batch != c.batch) _durable_batch = c.batch;
   c.bytes.clear();
-  if (_spare.size() < 4) _spare.push_back(std::move(c.bytes));
+  // Buffers are reused, but one that a burst (or a recovery) made large is let go.
+  constexpr std::size_t largest_kept = 4 << 20;
+  if (_spare.size() < 4 && c.bytes.capacity() <= largest_kept) _spare.push_back(std::move(c.bytes));
   collect_garbage();
 }
 

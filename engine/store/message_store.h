@@ -93,6 +93,8 @@ class message_store {
   void retry();
   // Whether nothing appended is waiting to reach the disk.
   bool idle() const noexcept { return _chunks.empty(); }
+  // Bytes appended and not yet written.
+  std::size_t pending_bytes() const noexcept;
   // Writes and syncs everything appended, in place (recovery, and shutdown when the reactor has
   // stopped). False if a write failed.
   bool flush_blocking();
@@ -128,6 +130,9 @@ class message_store {
   // nullptr if a new segment cannot be opened.
   chunk* room_for(std::size_t bytes, std::uint32_t ref);
   bool open_segment();
+  static std::size_t queue_record_size(const queue_info& q) noexcept {
+    return record_size(queue_fields{0, q.incarnation, q.vhost, q.name});
+  }
   void start_write();
   void collect_garbage() noexcept;
   void complete_front();

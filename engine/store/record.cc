@@ -29,9 +29,12 @@ void append_framed(std::vector<std::byte>& out, std::size_t payload, Fill&& fill
 
 }  // namespace
 
+std::size_t record_size(const queue_fields& f) noexcept {
+  return record_header_size + 1 + 4 + 8 + short_string_size(f.vhost) + short_string_size(f.name);
+}
+
 void append_record(std::vector<std::byte>& out, const queue_fields& f) {
-  const std::size_t payload = 1 + 4 + 8 + short_string_size(f.vhost) + short_string_size(f.name);
-  append_framed(out, payload, [&](amqp::byte_writer& w) {
+  append_framed(out, record_size(f) - record_header_size, [&](amqp::byte_writer& w) {
     w.u8(static_cast<std::uint8_t>(record_type::queue));
     w.u32(f.ref);
     w.u64(f.incarnation);

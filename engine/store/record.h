@@ -55,6 +55,7 @@ void append_record(std::vector<std::byte>& out, const publish_fields& f);
 void append_record(std::vector<std::byte>& out, record_type type, const range_fields& f);
 // The size append_record(out, f) adds.
 std::size_t record_size(const publish_fields& f) noexcept;
+std::size_t record_size(const queue_fields& f) noexcept;
 
 // Reading: one framed record at the front of `data`.
 enum class scan_status {

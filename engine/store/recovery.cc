@@ -72,7 +72,7 @@ result<recovery> recovery::scan(const std::filesystem::path& directory) {
     if (fd < 0) return std::error_code(errno, std::system_category());
     struct stat st {};
     ::fstat(fd, &st);
-    mapped_file f{path, nullptr, static_cast<std::size_t>(st.st_size)};
+    mapped_file f{path, nullptr, static_cast<std::size_t>(st.st_size), static_cast<std::size_t>(st.st_size)};
     if (f.size > 0) {
       void* p = ::mmap(nullptr, f.size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (p == MAP_FAILED) {
@@ -108,7 +108,7 @@ recovery::recovery(recovery&& other) noexcept
 
 recovery::~recovery() {
   for (const auto& f : _files) {
-    if (f.data != nullptr) ::munmap(const_cast<std::byte*>(f.data), f.size);
+    if (f.data != nullptr) ::munmap(const_cast<std::byte*>(f.data), f.mapped);
   }
 }
 
@@ -168,14 +168,8 @@ void recovery::scan_file(std::uint32_t index) {
 
 void recovery::finish() {
   if (!_state) return;
-  // The newest incarnation of a queue name is the one that may still exist; older ones were
-  // deleted (and perhaps declared again), so their messages are not brought back.
-  std::map<std::pair<std::string, std::string>, gathering*> newest;
-  for (auto& [key, g] : _state->incarnations) {
-    auto& slot = newest[{std::get<0>(key), std::get<1>(key)}];
-    if (slot == nullptr || slot->queue.incarnation < g.queue.incarnation) slot = &g;
-  }
-  for (auto& [_, g] : newest) {
+  for (auto& [_, gathered] : _state->incarnations) {
+    gathering* g = &gathered;
     auto& msgs = g->queue.messages;
     // A crash while the last recovery rewrote the messages leaves some twice: same seq.
     if (!std::is_sorted(msgs.begin(), msgs.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; })) {

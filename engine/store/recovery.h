@@ -9,8 +9,9 @@
 #include "base/result.h"
 #include "engine/store/record.h"
 
-// What the segments left by earlier runs hold: for each durable queue, its live persistent
-// messages (published, not acked) in publish order, and which of them had been delivered.
+// What the segments left by earlier runs hold: for each incarnation of each durable queue, its
+// live persistent messages (published, not acked) in publish order, and which of them had been
+// delivered. Which incarnation still exists is the definitions file's to say.
 // Reading stops at the first record of a segment that does not check (a write torn by a
 // crash, or damage): the segment is cut there, with a log line, and the scan goes on with the
 // next one. The segments stay mapped until the recovery object goes; the broker writes the
@@ -63,7 +64,8 @@ class recovery {
   struct mapped_file {
     std::filesystem::path path;
     const std::byte* data = nullptr;
-    std::size_t size = 0;
+    std::size_t size = 0;    // up to the first record that does not check
+    std::size_t mapped = 0;  // the file's size when mapped
   };
   recovery();
   void scan_file(std::uint32_t index);

@@ -469,7 +469,7 @@ TEST(Definitions, PersistenceHookFiresOnDurableChangesOnly) {
   std::string last;
   s.set_persistence([&](const vhost_map& vhosts, std::string_view retained) {
     ++saves;
-    last = write_definitions(vhosts, retained);
+    last = write_definitions(vhosts, retained, false);
   });
   auto expect_saves = [&](int n, const char* what) {
     EXPECT_EQ(saves, n) << what;
