@@ -47,11 +47,11 @@ void queue::page_out() {
   std::uint64_t newest_written = 0;
   for (std::size_t i = _ready.size(); i-- > resident_messages;) {
     ready_entry& e = _ready[i];
-    if (e.seq <= _paged_through) break;
+    if (e.seq() <= _paged_through) break;
     // Transient ones stay; the newest stored ones may still be on their way to the file:
     // they are looked at next time.
     if (!e.stored || !_store->is_written(e.stored)) continue;
-    if (newest_written == 0) newest_written = e.seq;
+    if (newest_written == 0) newest_written = e.seq();
     e.msg.reset();
   }
   if (newest_written != 0) _paged_through = newest_written;
@@ -87,7 +87,7 @@ bool queue::load(ready_entry& e) {
   if (e.msg) return true;
   // Unreadable (logged by the store): dropped for good rather than retried forever.
   seq_run acks(store::record_type::ack);
-  forget_stored(e.seq, e.stored, acks);
+  forget_stored(e.seq(), e.stored, acks);
   acks.flush(*this);
   return false;
 }
@@ -147,12 +147,12 @@ queue::unacked_entry* queue::find_unacked(std::uint64_t dseq) noexcept {
 void queue::requeue(ready_entry&& e) {
   // Back to its place in publish order: usually the front, as it is older than every ready
   // one (callers requeue newest first, so a batch is a run of pushes to the front).
-  if (_ready.empty() || e.seq < _ready.front().seq) {
+  if (_ready.empty() || e.seq() < _ready.front().seq()) {
     _ready.push_front(std::move(e));
     return;
   }
-  const auto at = std::lower_bound(_ready.begin(), _ready.end(), e.seq,
-                                   [](const ready_entry& r, std::uint64_t seq) { return r.seq < seq; });
+  const auto at = std::lower_bound(_ready.begin(), _ready.end(), e.seq(),
+                                   [](const ready_entry& r, std::uint64_t seq) { return r.seq() < seq; });
   _ready.insert(at, std::move(e));
 }
 
@@ -199,6 +199,8 @@ void queue::channel_gone(connection_key connection, std::uint16_t channel) {
 }
 
 bool queue::front_ready() {
+  if (_ready.empty()) return false;
+  if (_ready.front().msg) [[likely]] return true;  // in memory: the usual case
   while (!_ready.empty() && !load(_ready.front())) _ready.pop_front();
   return !_ready.empty();
 }
@@ -209,12 +211,12 @@ get_result queue::get(reply_to to, bool no_ack) {
   if (!front_ready()) return r;
   ready_entry e = std::move(_ready.front());
   _ready.pop_front();
-  r.redelivered = e.redelivered;
+  r.redelivered = e.redelivered();
   r.remaining = static_cast<std::uint32_t>(_ready.size());
   if (no_ack) {
     if (e.stored) {
       seq_run acks(store::record_type::ack);
-      forget_stored(e.seq, e.stored, acks);
+      forget_stored(e.seq(), e.stored, acks);
       acks.flush(*this);
     }
     r.msg = std::move(e.msg);
@@ -222,7 +224,7 @@ get_result queue::get(reply_to to, bool no_ack) {
   }
   r.msg = e.msg.share();
   r.dseq = _unacked_base + _unacked.size();
-  _unacked.push_back(unacked_entry{std::move(e.msg), e.seq, e.stored, consumer_address{to.connection, to.channel, 0}});
+  _unacked.push_back(unacked_entry{std::move(e.msg), e.seq(), e.stored, consumer_address{to.connection, to.channel, 0}});
   ++_unacked_live;
   return r;
 }
@@ -232,7 +234,7 @@ std::uint32_t queue::purge() {
   if (_store != nullptr) {
     seq_run acks(store::record_type::ack);
     for (const auto& e : _ready) {
-      if (e.stored) forget_stored(e.seq, e.stored, acks);
+      if (e.stored) forget_stored(e.seq(), e.stored, acks);
     }
     acks.flush(*this);
   }
@@ -263,14 +265,14 @@ void queue::dispatch(delivery_sink& sink) {
     deliver_cmd d;
     d.consumer = chosen->address;
     d.queue = _id;
-    d.redelivered = e.redelivered;
+    d.redelivered = e.redelivered();
     if (chosen->no_ack) {
-      if (e.stored) forget_stored(e.seq, e.stored, acks);
+      if (e.stored) forget_stored(e.seq(), e.stored, acks);
       d.msg = std::move(e.msg);
     } else {
       d.dseq = _unacked_base + _unacked.size();
       d.msg = e.msg.share();
-      _unacked.push_back(unacked_entry{std::move(e.msg), e.seq, e.stored, chosen->address});
+      _unacked.push_back(unacked_entry{std::move(e.msg), e.seq(), e.stored, chosen->address});
       ++_unacked_live;
       ++chosen->unacked;
       if (chosen->channel_credit != UINT32_MAX) --chosen->channel_credit;
@@ -284,7 +286,7 @@ void queue::log_deliveries() {
   if (_store == nullptr) return;
   seq_run delivered(store::record_type::delivered);
   for (const auto& e : _ready) {
-    if (e.stored && e.redelivered) delivered.add(*this, e.seq);
+    if (e.stored && e.redelivered()) delivered.add(*this, e.seq());
   }
   for (const auto& e : _unacked) {
     if (e.msg && e.stored) delivered.add(*this, e.seq);

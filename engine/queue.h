@@ -106,11 +106,19 @@ class queue {
   void dispatch(delivery_sink& sink);
 
  private:
-  struct ready_entry {
+  // 24 bytes: a backlog costs little more than its messages (the flag rides in the seq's low bit).
+  class ready_entry {
+   public:
+    ready_entry(message_ref m, std::uint64_t seq, store::disk_location where, bool redelivered) noexcept
+        : msg(std::move(m)), stored(where), _seq_and_flag(seq << 1 | static_cast<std::uint64_t>(redelivered)) {}
+    std::uint64_t seq() const noexcept { return _seq_and_flag >> 1; }  // publish order, kept when requeued
+    bool redelivered() const noexcept { return (_seq_and_flag & 1) != 0; }
+
     message_ref msg;  // empty while paged out
-    std::uint64_t seq = 0;  // publish order, kept when requeued
     store::disk_location stored;
-    bool redelivered = false;
+
+   private:
+    std::uint64_t _seq_and_flag;
   };
   struct unacked_entry {
     message_ref msg;  // empty once settled

@@ -334,9 +334,10 @@ std::string write_definitions(const vhost_map& vhosts, std::string_view retained
   json& queues = doc["queues"] = json::array();
   json& bindings = doc["bindings"] = json::array();
   for (const auto& [vhost, v] : vhosts) {
+    const std::string& vhost_name = vhost;  // clang 14 cannot capture a structured binding
     const auto it = std::find_if(listed.begin(), listed.end(), [&](const json& l) {
       const json* n = l.is_object() ? member(l, "name") : nullptr;
-      return n != nullptr && *n == vhost;
+      return n != nullptr && *n == vhost_name;
     });
     if (it != listed.end()) {
       out_vhosts.push_back(*it);

@@ -224,8 +224,9 @@ void message_store::complete_front() {
   if (_chunks.empty() || _chunks.front().batch != c.batch) _durable_batch = c.batch;
   c.bytes.clear();
   // Buffers are reused, but one that a burst (or a recovery) made large is let go.
-  constexpr std::size_t largest_kept = 4 << 20;
-  if (_spare.size() < 4 && c.bytes.capacity() <= largest_kept) _spare.push_back(std::move(c.bytes));
+  // At most 2 x 16 MiB kept per worker.
+  constexpr std::size_t largest_kept = 16 << 20;
+  if (_spare.size() < 2 && c.bytes.capacity() <= largest_kept) _spare.push_back(std::move(c.bytes));
   collect_garbage();
 }
 

@@ -112,18 +112,12 @@ class Broker:
             raise unittest.SkipTest('restarts need a HareMQ started by the suite')
         if kill:
             self._kill()
+            self._close_files()
+            problem = self._sanitizer_problem()
         else:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._kill()
-                raise BrokerError('haremq ignored SIGTERM for %.0fs\n%s' % (STOP_TIMEOUT, self.stderr()))
-            if self.proc.returncode != 0:
-                raise BrokerError('haremq exited with %s after SIGTERM\n%s' % (self.proc.returncode, self.stderr()))
-        self._close_files()
-        if any(m in self.stderr() for m in SANITIZER_MARKERS):
-            raise BrokerError('haremq reported a sanitizer error\n' + self.stderr())
+            problem = self._terminate()
+        if problem:
+            raise BrokerError('%s\n%s' % (problem, self.stderr()))
         problem = self._launch(os.environ['HAREMQ_BIN'], extra)
         if problem is not None:
             raise BrokerError('haremq did not come back after a restart (%s)\n%s' % (problem, self.stderr()))
@@ -150,25 +144,32 @@ class Broker:
         """Stops the child; raises BrokerError if it crashed, exited non-zero or reported a sanitizer error."""
         if self.external or self.proc is None:
             return
-        problem = None
         if self.proc.poll() is not None:
+            self._close_files()
             problem = 'haremq had already exited with status %s' % self.proc.returncode
         else:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._kill()
-                problem = 'haremq ignored SIGTERM for %.0fs and was killed' % STOP_TIMEOUT
-            if problem is None and self.proc.returncode != 0:
-                problem = 'haremq exited with status %s after SIGTERM' % self.proc.returncode
-        self._close_files()
+            problem = self._terminate()
         err = self.stderr()
-        if problem is None and any(m in err for m in SANITIZER_MARKERS):
-            problem = 'haremq reported a sanitizer error'
         if problem:
             raise BrokerError('%s (work dir kept: %s)\n--- stderr ---\n%s' % (problem, self.workdir, err))
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _terminate(self):
+        """SIGTERM, then waits; what went wrong (not exit 0, a sanitizer report), or None."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            self._close_files()
+            return 'haremq ignored SIGTERM for %.0fs and was killed' % STOP_TIMEOUT
+        self._close_files()
+        if self.proc.returncode != 0:
+            return 'haremq exited with status %s after SIGTERM' % self.proc.returncode
+        return self._sanitizer_problem()
+
+    def _sanitizer_problem(self):
+        return 'haremq reported a sanitizer error' if any(m in self.stderr() for m in SANITIZER_MARKERS) else None
 
     def _kill(self):
         self.proc.kill()

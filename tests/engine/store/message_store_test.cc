@@ -12,148 +12,43 @@
 // segment_directory from two threads.
 #include "engine/store/message_store.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
-#include "engine/store/recovery.h"
+#include "tests/engine/store/store_test_support.h"
 
 namespace haremq::engine::store {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace test;
 
-// A directory of its own for each test, removed at the end.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/haremq_store_test_XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  fs::path path;
-};
-
-// Records each write the store asks for; the test completes it by hand (writing the bytes to
-// the file for real, all or some of them) and reports the outcome with on_written.
-class manual_writer final : public disk_writer {
- public:
-  struct request {
-    int fd = -1;
-    std::vector<std::byte> bytes;
-    std::uint64_t offset = 0;
-  };
-  void write_and_sync(int fd, std::span<const std::byte> bytes, std::uint64_t offset) override {
-    requests.push_back(request{fd, std::vector<std::byte>(bytes.begin(), bytes.end()), offset});
-  }
-  bool in_flight() const { return completed < requests.size(); }
-  const request& current() const { return requests.at(completed); }
-  // Writes the first `n` bytes of the request in flight, then reports `n` and `error`.
-  [[nodiscard]] bool finish(message_store& store, std::size_t n, std::error_code error = {}) {
-    if (!in_flight()) return false;
-    const request r = requests[completed++];
-    if (n > r.bytes.size()) return false;
-    if (n > 0 && ::pwrite(r.fd, r.bytes.data(), n, static_cast<off_t>(r.offset)) != static_cast<ssize_t>(n)) {
-      return false;
-    }
-    if (::fdatasync(r.fd) != 0) return false;
-    store.on_written(n, error);
-    return true;
-  }
-  [[nodiscard]] bool finish(message_store& store) { return in_flight() && finish(store, current().bytes.size()); }
-
-  std::vector<request> requests;
-  std::size_t completed = 0;
-};
-
-// Writes and syncs in place, and reports at once.
-class sync_writer final : public disk_writer {
- public:
-  void write_and_sync(int fd, std::span<const std::byte> bytes, std::uint64_t offset) override {
-    ++writes;
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-      if (n <= 0) {
-        store->on_written(done, std::error_code(errno, std::system_category()));
-        return;
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    if (::fdatasync(fd) != 0) {
-      store->on_written(done, std::error_code(errno, std::system_category()));
-      return;
-    }
-    store->on_written(done, {});
-  }
-  message_store* store = nullptr;
-  std::size_t writes = 0;
-};
-
-const std::string properties("\x30\x00\x00\x02\x00\x01", 6);  // opaque bytes, NULs included
-
-message_ref make_message(const std::string& body, std::string_view exchange = "amq.direct",
-                         std::string_view key = "key") {
-  message* m = message::create(exchange, key, amqp::as_bytes(properties), body.size(), true);
-  EXPECT_TRUE(m->append_body(amqp::as_bytes(body)));
-  return message_ref{m};
+// The bodies publish() gives seqs first..last of queue "q".
+std::vector<std::string> bodies_for(std::uint64_t first, std::uint64_t last, std::size_t size) {
+  std::vector<std::string> out;
+  for (std::uint64_t seq = first; seq <= last; ++seq) out.push_back(body_for("q", seq, size));
+  return out;
 }
 
-std::string body_for(std::uint64_t seq, std::size_t size) {
-  std::string b = "m" + std::to_string(seq) + ":";
-  while (b.size() < size) b.push_back(static_cast<char>('a' + (b.size() * 7 + seq) % 26));
-  b.resize(size);
-  return b;
-}
-
-std::string text(amqp::bytes_view b) { return std::string(amqp::as_chars(b)); }
-
-class MessageStoreTest : public ::testing::Test {
+class MessageStoreTest : public store_fixture {
  protected:
-  MessageStoreTest() {
-    directory.path = tmp.path / "messages";
-    fs::create_directories(directory.path);
-  }
-
   std::vector<std::uint32_t> segments_on_disk() const {
     std::vector<std::uint32_t> out;
-    for (const auto& e : fs::directory_iterator(directory.path)) {
-      out.push_back(static_cast<std::uint32_t>(std::stoul(e.path().stem().string())));
-    }
-    std::sort(out.begin(), out.end());
+    for (const auto& p : segment_files()) out.push_back(static_cast<std::uint32_t>(std::stoul(p.stem().string())));
     return out;
   }
 
-  // Recovers the directory and returns the bodies of queue ("/", "q") in order.
+  // The bodies a recovery of the directory finds for queue ("/", "q").
   std::vector<std::string> recovered_bodies(std::uint64_t incarnation = 1) const {
     std::vector<std::string> out;
-    auto r = recovery::scan(directory.path);
-    EXPECT_TRUE(r.has_value());
-    if (!r) return out;
-    for (const auto& q : r->queues()) {
-      if (q.vhost != "/" || q.name != "q" || q.incarnation != incarnation) continue;
-      for (const auto& m : q.messages) out.push_back(text(r->fields(m).body));
-    }
+    for (const auto& m : recovered("q", incarnation)) out.push_back(m.body);
     return out;
   }
-
-  temp_dir tmp;
-  segment_directory directory;
 };
 
 TEST_F(MessageStoreTest, SegmentFilesAreNamedByTheirNumber) {
@@ -162,8 +57,8 @@ TEST_F(MessageStoreTest, SegmentFilesAreNamedByTheirNumber) {
 }
 
 TEST_F(MessageStoreTest, AppendedMessageIsWrittenOnlyWhenItsWriteCompletes) {
-  manual_writer writer;
-  message_store store(directory, writer);
+  test_writer writer(completion::by_hand);
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
   const auto loc = store.append_publish(q, 1, *make_message("hello"));
   ASSERT_TRUE(loc);
@@ -175,14 +70,14 @@ TEST_F(MessageStoreTest, AppendedMessageIsWrittenOnlyWhenItsWriteCompletes) {
   ASSERT_EQ(writer.requests.size(), 1u);
   EXPECT_EQ(writer.requests[0].offset, 0u);
   EXPECT_FALSE(store.is_written(loc));  // in flight is not written
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   EXPECT_TRUE(store.is_written(loc));
   EXPECT_TRUE(store.idle());
 }
 
 TEST_F(MessageStoreTest, ConfirmWaitsForTheBatchThatHoldsTheMessage) {
-  manual_writer writer;
-  message_store store(directory, writer);
+  test_writer writer(completion::by_hand);
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
 
   const std::uint64_t first_batch = store.filling_batch();
@@ -197,7 +92,7 @@ TEST_F(MessageStoreTest, ConfirmWaitsForTheBatchThatHoldsTheMessage) {
   store.flush();  // one write at a time
   EXPECT_EQ(writer.requests.size(), 1u);
 
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   EXPECT_GE(store.durable_batch(), first_batch);
   EXPECT_LT(store.durable_batch(), second_batch);
   EXPECT_TRUE(store.is_written(a));
@@ -208,15 +103,15 @@ TEST_F(MessageStoreTest, ConfirmWaitsForTheBatchThatHoldsTheMessage) {
   store.flush();
   ASSERT_EQ(writer.requests.size(), 2u);
   EXPECT_EQ(writer.requests[1].offset, writer.requests[0].offset + writer.requests[0].bytes.size());
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   EXPECT_GE(store.durable_batch(), second_batch);
   EXPECT_TRUE(store.is_written(b));
   EXPECT_EQ(recovered_bodies(), (std::vector<std::string>{"a", "b"}));
 }
 
 TEST_F(MessageStoreTest, OneWriteCarriesAWholeBatch) {
-  manual_writer writer;
-  message_store store(directory, writer);
+  test_writer writer(completion::by_hand);
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
   std::size_t expected = 0;
   {
@@ -226,7 +121,7 @@ TEST_F(MessageStoreTest, OneWriteCarriesAWholeBatch) {
   }
   std::vector<disk_location> locs;
   for (std::uint64_t seq = 1; seq <= 20; ++seq) {
-    const auto m = make_message(body_for(seq, 100));
+    const auto m = make_message(body_for("q", seq, 100));
     expected += record_size(publish_fields{q, seq, m->exchange(), m->routing_key(), m->properties(), m->body()});
     locs.push_back(store.append_publish(q, seq, *m));
   }
@@ -238,28 +133,27 @@ TEST_F(MessageStoreTest, OneWriteCarriesAWholeBatch) {
   store.flush();
   ASSERT_EQ(writer.requests.size(), 1u);
   EXPECT_EQ(writer.requests[0].bytes.size(), expected);
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   for (const auto& loc : locs) EXPECT_TRUE(store.is_written(loc));
   const auto bodies = recovered_bodies();
   ASSERT_EQ(bodies.size(), 15u);
-  EXPECT_EQ(bodies.front(), body_for(6, 100));
+  EXPECT_EQ(bodies.front(), body_for("q", 6, 100));
 }
 
 TEST_F(MessageStoreTest, ABatchThatSpansTwoSegmentsIsDurableOnlyOnceBothAreWritten) {
   directory.segment_size = 4096;
-  manual_writer writer;
-  message_store store(directory, writer);
+  test_writer writer(completion::by_hand);
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
   const std::uint64_t batch = store.filling_batch();
-  std::vector<disk_location> locs;
-  for (std::uint64_t seq = 1; seq <= 3; ++seq) locs.push_back(store.append_publish(q, seq, *make_message(body_for(seq, 1500))));
+  const auto locs = publish(store, q, "q", 1, 3, 1500);
   ASSERT_EQ(locs[0].segment, locs[1].segment);
   ASSERT_NE(locs[1].segment, locs[2].segment);  // the third did not fit
   EXPECT_EQ(store.segment_count(), 2u);
 
   store.flush();
   ASSERT_EQ(writer.requests.size(), 1u);
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   EXPECT_TRUE(store.is_written(locs[1]));
   EXPECT_FALSE(store.is_written(locs[2]));
   EXPECT_LT(store.durable_batch(), batch);
@@ -267,36 +161,30 @@ TEST_F(MessageStoreTest, ABatchThatSpansTwoSegmentsIsDurableOnlyOnceBothAreWritt
   ASSERT_EQ(writer.requests.size(), 2u);
   EXPECT_NE(writer.requests[1].fd, writer.requests[0].fd);
   EXPECT_EQ(writer.requests[1].offset, 0u);
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   EXPECT_GE(store.durable_batch(), batch);
   EXPECT_TRUE(store.is_written(locs[2]));
-  EXPECT_EQ(recovered_bodies(), (std::vector<std::string>{body_for(1, 1500), body_for(2, 1500), body_for(3, 1500)}));
+  EXPECT_EQ(recovered_bodies(), bodies_for(1, 3, 1500));
 }
 
 TEST_F(MessageStoreTest, AShortWriteSetsFailingAndRetryWritesTheRest) {
-  std::vector<std::string> bodies;
   {
-    manual_writer writer;
-    message_store store(directory, writer);
+    test_writer writer(completion::by_hand);
+    test_store store(directory, writer);
     const auto q = store.attach_queue("/", "q", 1);
     const std::uint64_t batch = store.filling_batch();
-    std::vector<disk_location> locs;
-    for (std::uint64_t seq = 1; seq <= 5; ++seq) {
-      bodies.push_back(body_for(seq, 200));
-      locs.push_back(store.append_publish(q, seq, *make_message(bodies.back())));
-    }
+    const auto locs = publish(store, q, "q", 1, 5, 200);
     store.flush();
     ASSERT_EQ(writer.requests.size(), 1u);
     const auto first = writer.requests[0];
     const std::size_t half = first.bytes.size() / 2;
-    ASSERT_TRUE(writer.finish(store, half));
+    ASSERT_TRUE(writer.finish(half));
     EXPECT_TRUE(store.failing());
     EXPECT_LT(store.durable_batch(), batch);
     for (const auto& loc : locs) EXPECT_FALSE(store.is_written(loc));
 
     // Failing: flush() starts nothing, appends still go on.
-    bodies.push_back(body_for(6, 200));
-    const auto late = store.append_publish(q, 6, *make_message(bodies.back()));
+    const auto late = publish(store, q, "q", 6, 6, 200).front();
     EXPECT_TRUE(late);
     store.flush();
     EXPECT_EQ(writer.requests.size(), 1u);
@@ -306,33 +194,29 @@ TEST_F(MessageStoreTest, AShortWriteSetsFailingAndRetryWritesTheRest) {
     EXPECT_EQ(writer.requests[1].offset, first.offset + half);
     EXPECT_EQ(writer.requests[1].bytes,
               std::vector<std::byte>(first.bytes.begin() + static_cast<std::ptrdiff_t>(half), first.bytes.end()));
-    ASSERT_TRUE(writer.finish(store));
+    ASSERT_TRUE(writer.finish());
     EXPECT_FALSE(store.failing());
     EXPECT_GE(store.durable_batch(), batch);
     for (const auto& loc : locs) EXPECT_TRUE(store.is_written(loc));
     EXPECT_FALSE(store.is_written(late));
 
     store.flush();
-    ASSERT_TRUE(writer.finish(store));
+    ASSERT_TRUE(writer.finish());
     EXPECT_TRUE(store.is_written(late));
     EXPECT_TRUE(store.idle());
   }
-  EXPECT_EQ(recovered_bodies(), bodies);
+  EXPECT_EQ(recovered_bodies(), bodies_for(1, 6, 200));
 }
 
 TEST_F(MessageStoreTest, AWriteErrorLosesNothingOnceRetrySucceeds) {
-  std::vector<std::string> bodies;
   {
-    manual_writer writer;
-    message_store store(directory, writer);
+    test_writer writer(completion::by_hand);
+    test_store store(directory, writer);
     const auto q = store.attach_queue("/", "q", 1);
-    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
-      bodies.push_back(body_for(seq, 300));
-      (void)store.append_publish(q, seq, *make_message(bodies.back()));
-    }
+    publish(store, q, "q", 1, 3, 300);
     store.flush();
     const auto first = writer.current();
-    ASSERT_TRUE(writer.finish(store, 0, std::make_error_code(std::errc::no_space_on_device)));
+    ASSERT_TRUE(writer.finish(0, std::make_error_code(std::errc::no_space_on_device)));
     EXPECT_TRUE(store.failing());
 
     // Failing again (partly written this time) keeps it failing; each retry resumes.
@@ -340,44 +224,40 @@ TEST_F(MessageStoreTest, AWriteErrorLosesNothingOnceRetrySucceeds) {
     ASSERT_EQ(writer.requests.size(), 2u);
     EXPECT_EQ(writer.requests[1].offset, first.offset);
     EXPECT_EQ(writer.requests[1].bytes, first.bytes);
-    ASSERT_TRUE(writer.finish(store, 10, std::make_error_code(std::errc::io_error)));
+    ASSERT_TRUE(writer.finish(10, std::make_error_code(std::errc::io_error)));
     EXPECT_TRUE(store.failing());
     store.retry();
     ASSERT_EQ(writer.requests.size(), 3u);
     EXPECT_EQ(writer.requests[2].offset, first.offset + 10);
     EXPECT_EQ(writer.requests[2].bytes.size(), first.bytes.size() - 10);
-    ASSERT_TRUE(writer.finish(store));
+    ASSERT_TRUE(writer.finish());
     EXPECT_FALSE(store.failing());
     EXPECT_TRUE(store.idle());
   }
-  EXPECT_EQ(recovered_bodies(), bodies);
+  EXPECT_EQ(recovered_bodies(), bodies_for(1, 3, 300));
 }
 
 TEST_F(MessageStoreTest, FlushBlockingFinishesAWriteThatStoppedShort) {
-  std::vector<std::string> bodies;
   {
-    manual_writer writer;
-    message_store store(directory, writer);
+    test_writer writer(completion::by_hand);
+    test_store store(directory, writer);
     const auto q = store.attach_queue("/", "q", 1);
-    for (std::uint64_t seq = 1; seq <= 4; ++seq) {
-      bodies.push_back(body_for(seq, 500));
-      (void)store.append_publish(q, seq, *make_message(bodies.back()));
-    }
+    publish(store, q, "q", 1, 4, 500);
     store.flush();
-    ASSERT_TRUE(writer.finish(store, 77));
+    ASSERT_TRUE(writer.finish(77));
     ASSERT_TRUE(store.failing());
     EXPECT_TRUE(store.flush_blocking());
     EXPECT_FALSE(store.failing());
     EXPECT_TRUE(store.idle());
   }
-  EXPECT_EQ(recovered_bodies(), bodies);
+  EXPECT_EQ(recovered_bodies(), bodies_for(1, 4, 500));
 }
 
 TEST_F(MessageStoreTest, ASegmentThatCannotBeCreatedLeavesTheMessageTransientUntilRetry) {
   // The next segment's name is taken: creating it fails.
   std::ofstream(directory.file(1)) << "in the way";
-  manual_writer writer;
-  message_store store(directory, writer);
+  test_writer writer(completion::by_hand);
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
   const auto lost = store.append_publish(q, 1, *make_message("x"));
   EXPECT_FALSE(lost);
@@ -391,21 +271,18 @@ TEST_F(MessageStoreTest, ASegmentThatCannotBeCreatedLeavesTheMessageTransientUnt
   ASSERT_TRUE(loc);
   EXPECT_NE(loc.segment, 1u);
   store.flush();
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   EXPECT_TRUE(store.is_written(loc));
 }
 
 TEST_F(MessageStoreTest, SegmentsRollAtSegmentSize) {
   directory.segment_size = 4096;
-  sync_writer writer;
-  message_store store(directory, writer);
-  writer.store = &store;
+  test_writer writer;
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
-  std::vector<std::string> bodies;
   std::size_t record = 0;
   for (std::uint64_t seq = 1; seq <= 30; ++seq) {
-    bodies.push_back(body_for(seq, 950));
-    const auto m = make_message(bodies.back());
+    const auto m = make_message(body_for("q", seq, 950));
     record = record_size(publish_fields{q, seq, m->exchange(), m->routing_key(), m->properties(), m->body()});
     (void)store.append_publish(q, seq, *m);
     if (seq % 7 == 0) store.flush();
@@ -424,7 +301,7 @@ TEST_F(MessageStoreTest, SegmentsRollAtSegmentSize) {
       EXPECT_GT(size + record, 4096u) << segments[i];
     }
   }
-  EXPECT_EQ(recovered_bodies(), bodies);
+  EXPECT_EQ(recovered_bodies(), bodies_for(1, 30, 950));
 }
 
 // A message larger than a whole segment gets a segment of its own. (The broker allows
@@ -434,11 +311,10 @@ TEST_F(MessageStoreTest, AMessageLargerThanASegmentIsStoredInOneSegment) {
   // forever). The segment names taken below would stop such a loop, so it fails, not hangs.
   directory.segment_size = 4096;
   for (std::uint32_t n = 6; n <= 8; ++n) std::ofstream(directory.file(n)) << "in the way";
-  sync_writer writer;
-  message_store store(directory, writer);
-  writer.store = &store;
+  test_writer writer;
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
-  const std::string big = body_for(1, 5000);
+  const std::string big = body_for("q", 1, 5000);
   const auto loc = store.append_publish(q, 1, *make_message(big));
   EXPECT_TRUE(loc);
   EXPECT_FALSE(store.failing());
@@ -455,12 +331,10 @@ TEST_F(MessageStoreTest, AMessageLargerThanASegmentIsStoredInOneSegment) {
 
 TEST_F(MessageStoreTest, SegmentsAreDeletedOldestFirstOnceAllTheirMessagesAreReleased) {
   directory.segment_size = 4096;
-  sync_writer writer;
-  message_store store(directory, writer);
-  writer.store = &store;
+  test_writer writer;
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
-  std::vector<disk_location> locs;
-  for (std::uint64_t seq = 1; seq <= 12; ++seq) locs.push_back(store.append_publish(q, seq, *make_message(body_for(seq, 950))));
+  const auto locs = publish(store, q, "q", 1, 12, 950);
   store.flush();
   ASSERT_TRUE(store.idle());
   std::vector<std::uint32_t> used;
@@ -491,26 +365,25 @@ TEST_F(MessageStoreTest, SegmentsAreDeletedOldestFirstOnceAllTheirMessagesAreRel
   // The messages still held keep theirs, and reading them still works.
   const auto m = store.read(locs.back());
   ASSERT_TRUE(m);
-  EXPECT_EQ(text(m->body()), body_for(12, 950));
+  EXPECT_EQ(text(m->body()), body_for("q", 12, 950));
 }
 
 TEST_F(MessageStoreTest, TheSegmentBeingFilledStaysEvenWhenEmptyAndGoesOnceSealed) {
   directory.segment_size = 4096;
-  sync_writer writer;
-  message_store store(directory, writer);
-  writer.store = &store;
+  test_writer writer;
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
-  const auto a = store.append_publish(q, 1, *make_message(body_for(1, 1800)));
+  const auto a = store.append_publish(q, 1, *make_message(body_for("q", 1, 1800)));
   store.flush();
   store.release(a);
   EXPECT_TRUE(fs::exists(directory.file(a.segment)));  // appends still go there
-  const auto b = store.append_publish(q, 2, *make_message(body_for(2, 1800)));
+  const auto b = store.append_publish(q, 2, *make_message(body_for("q", 2, 1800)));
   EXPECT_EQ(b.segment, a.segment);
   store.release(b);
   store.flush();
   EXPECT_TRUE(fs::exists(directory.file(a.segment)));
   // The next one does not fit: the old segment is sealed, and goes.
-  const auto c = store.append_publish(q, 3, *make_message(body_for(3, 1800)));
+  const auto c = store.append_publish(q, 3, *make_message(body_for("q", 3, 1800)));
   EXPECT_NE(c.segment, a.segment);
   store.flush();
   EXPECT_FALSE(fs::exists(directory.file(a.segment)));
@@ -521,11 +394,11 @@ TEST_F(MessageStoreTest, TheSegmentBeingFilledStaysEvenWhenEmptyAndGoesOnceSeale
 
 TEST_F(MessageStoreTest, ASegmentIsNotDeletedBeforeItsBytesAreWritten) {
   directory.segment_size = 4096;
-  manual_writer writer;
-  message_store store(directory, writer);
+  test_writer writer(completion::by_hand);
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
-  const auto a = store.append_publish(q, 1, *make_message(body_for(1, 3000)));
-  const auto b = store.append_publish(q, 2, *make_message(body_for(2, 3000)));
+  const auto a = store.append_publish(q, 1, *make_message(body_for("q", 1, 3000)));
+  const auto b = store.append_publish(q, 2, *make_message(body_for("q", 2, 3000)));
   ASSERT_NE(a.segment, b.segment);
   store.release(a);  // sealed and empty, but its bytes are not written yet
   EXPECT_TRUE(fs::exists(directory.file(a.segment)));
@@ -533,22 +406,20 @@ TEST_F(MessageStoreTest, ASegmentIsNotDeletedBeforeItsBytesAreWritten) {
   store.flush();
   ASSERT_EQ(writer.requests.size(), 1u);
   EXPECT_TRUE(fs::exists(directory.file(a.segment)));  // in flight
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   EXPECT_FALSE(fs::exists(directory.file(a.segment)));
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   EXPECT_TRUE(store.is_written(b));
-  EXPECT_EQ(recovered_bodies(), std::vector<std::string>{body_for(2, 3000)});
+  EXPECT_EQ(recovered_bodies(), std::vector<std::string>{body_for("q", 2, 3000)});
 }
 
 TEST_F(MessageStoreTest, AcksInLaterSegmentsKeepReleasedMessagesFromComingBack) {
   directory.segment_size = 4096;
   {
-    sync_writer writer;
-    message_store store(directory, writer);
-    writer.store = &store;
+    test_writer writer;
+    test_store store(directory, writer);
     const auto q = store.attach_queue("/", "q", 1);
-    std::vector<disk_location> locs;
-    for (std::uint64_t seq = 1; seq <= 12; ++seq) locs.push_back(store.append_publish(q, seq, *make_message(body_for(seq, 950))));
+    const auto locs = publish(store, q, "q", 1, 12, 950);
     store.flush();
     // Acked from the middle first, then the head: two ack records, both after the messages.
     store.append_range(record_type::ack, q, 5, 4);
@@ -559,16 +430,13 @@ TEST_F(MessageStoreTest, AcksInLaterSegmentsKeepReleasedMessagesFromComingBack) 
     EXPECT_EQ(store.live_messages(), 4u);
     EXPECT_FALSE(fs::exists(directory.file(locs[0].segment)));
   }
-  std::vector<std::string> expected;
-  for (std::uint64_t seq = 9; seq <= 12; ++seq) expected.push_back(body_for(seq, 950));
-  EXPECT_EQ(recovered_bodies(), expected);
+  EXPECT_EQ(recovered_bodies(), bodies_for(9, 12, 950));
 }
 
 TEST_F(MessageStoreTest, ReadReturnsTheStoredMessageIntact) {
   directory.segment_size = 1 << 20;
-  sync_writer writer;
-  message_store store(directory, writer);
-  writer.store = &store;
+  test_writer writer;
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
   // Sizes around the 4096 bytes of the first read, a large one, and empty strings.
   const std::size_t empty_record = record_size(publish_fields{q, 1, "amq.topic", "a.b", amqp::as_bytes(properties), {}});
@@ -579,12 +447,12 @@ TEST_F(MessageStoreTest, ReadReturnsTheStoredMessageIntact) {
     disk_location loc;
   };
   std::vector<sample> samples = {
-      {"amq.topic", "a.b", body_for(1, 10), {}},
-      {"amq.topic", "a.b", body_for(2, 4095 - empty_record), {}},
-      {"amq.topic", "a.b", body_for(3, 4096 - empty_record), {}},
-      {"amq.topic", "a.b", body_for(4, 4097 - empty_record), {}},
+      {"amq.topic", "a.b", body_for("q", 1, 10), {}},
+      {"amq.topic", "a.b", body_for("q", 2, 4095 - empty_record), {}},
+      {"amq.topic", "a.b", body_for("q", 3, 4096 - empty_record), {}},
+      {"amq.topic", "a.b", body_for("q", 4, 4097 - empty_record), {}},
       {"", "", "", {}},
-      {"amq.topic", "a.b", body_for(6, 200000), {}},
+      {"amq.topic", "a.b", body_for("q", 6, 200000), {}},
       {std::string(255, 'x'), std::string(255, 'y'), std::string("\0\1\2", 3), {}},
   };
   std::uint64_t seq = 0;
@@ -606,13 +474,13 @@ TEST_F(MessageStoreTest, ReadReturnsTheStoredMessageIntact) {
 }
 
 TEST_F(MessageStoreTest, ReadingAMessageNotYetWrittenFails) {
-  manual_writer writer;
-  message_store store(directory, writer);
+  test_writer writer(completion::by_hand);
+  test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
   const auto loc = store.append_publish(q, 1, *make_message("not yet"));
   EXPECT_FALSE(store.read(loc));
   store.flush();
-  ASSERT_TRUE(writer.finish(store));
+  ASSERT_TRUE(writer.finish());
   const auto m = store.read(loc);
   ASSERT_TRUE(m);
   EXPECT_EQ(text(m->body()), "not yet");
@@ -620,16 +488,11 @@ TEST_F(MessageStoreTest, ReadingAMessageNotYetWrittenFails) {
 
 TEST_F(MessageStoreTest, FlushBlockingWritesEverythingInPlace) {
   directory.segment_size = 4096;
-  std::vector<std::string> bodies;
   {
-    manual_writer writer;  // never asked: flush_blocking writes by itself
-    message_store store(directory, writer);
+    test_writer writer(completion::by_hand);  // never asked: flush_blocking writes by itself
+    test_store store(directory, writer);
     const auto q = store.attach_queue("/", "q", 1);
-    std::vector<disk_location> locs;
-    for (std::uint64_t seq = 1; seq <= 10; ++seq) {
-      bodies.push_back(body_for(seq, 900));
-      locs.push_back(store.append_publish(q, seq, *make_message(bodies.back())));
-    }
+    const auto locs = publish(store, q, "q", 1, 10, 900);
     const std::uint64_t batch = store.filling_batch();
     EXPECT_TRUE(store.flush_blocking());
     EXPECT_TRUE(writer.requests.empty());
@@ -641,14 +504,13 @@ TEST_F(MessageStoreTest, FlushBlockingWritesEverythingInPlace) {
     // Nothing left: a second call does nothing and succeeds.
     EXPECT_TRUE(store.flush_blocking());
   }
-  EXPECT_EQ(recovered_bodies(), bodies);
+  EXPECT_EQ(recovered_bodies(), bodies_for(1, 10, 900));
 }
 
 TEST_F(MessageStoreTest, QueuesKeepTheirOwnRefsAndIncarnations) {
   {
-    sync_writer writer;
-    message_store store(directory, writer);
-    writer.store = &store;
+    test_writer writer;
+    test_store store(directory, writer);
     const auto a = store.attach_queue("/", "q", 1);
     const auto b = store.attach_queue("/", "other", 2);
     const auto c = store.attach_queue("/", "q", 3);

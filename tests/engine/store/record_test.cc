@@ -17,28 +17,43 @@
 #include <vector>
 
 #include "net/amqp/endian.h"
+#include "tests/engine/store/store_test_support.h"
 
 namespace haremq::engine::store {
 namespace {
 
-std::string text(amqp::bytes_view b) { return std::string(amqp::as_chars(b)); }
+using namespace test;
 
-std::vector<std::byte> framed(const publish_fields& f) {
+template <class... Fields>
+std::vector<std::byte> framed(const Fields&... f) {
   std::vector<std::byte> out;
-  append_record(out, f);
+  append_record(out, f...);
   return out;
 }
 
-std::vector<std::byte> framed(const queue_fields& f) {
-  std::vector<std::byte> out;
-  append_record(out, f);
-  return out;
+// Reads `bytes` back as one whole record of `type` and decodes its fields into `out`.
+template <class Fields>
+::testing::AssertionResult reads_back(const std::vector<std::byte>& bytes, record_type type, Fields& out) {
+  record_view rec;
+  if (const scan_status status = read_record(bytes, rec); status != scan_status::record) {
+    return ::testing::AssertionFailure() << "scan status " << static_cast<int>(status);
+  }
+  if (rec.type != type) return ::testing::AssertionFailure() << "type " << static_cast<int>(rec.type);
+  if (rec.size != bytes.size()) return ::testing::AssertionFailure() << "size " << rec.size << " of " << bytes.size();
+  if (!decode(rec.fields, out)) return ::testing::AssertionFailure() << "the fields do not decode";
+  return ::testing::AssertionSuccess();
 }
 
-std::vector<std::byte> framed(record_type type, const range_fields& f) {
-  std::vector<std::byte> out;
-  append_record(out, type, f);
-  return out;
+// Decoding as `Fields` fails for every part of `fields` short of the whole, and with a byte more.
+template <class Fields>
+void expect_only_the_whole_fields_decode(std::vector<std::byte> fields) {
+  for (std::size_t n = 0; n < fields.size(); ++n) {
+    Fields out;
+    EXPECT_FALSE(decode(amqp::bytes_view(fields).first(n), out)) << n;
+  }
+  fields.push_back(std::byte{0});
+  Fields out;
+  EXPECT_FALSE(decode(fields, out));
 }
 
 // Recomputes a record's checksum after a test changed its payload on purpose.
@@ -50,39 +65,29 @@ void reseal(std::vector<std::byte>& record) {
 // A properties blob with NUL bytes in it: the store must treat it as opaque bytes.
 const std::string binary_properties("\x30\x00\x00\x02\x01\x00\xff", 7);
 
+// Frames `in` and expects to read back a record of its size with the very same fields.
+void expect_publish_round_trip(const publish_fields& in) {
+  const auto bytes = framed(in);
+  EXPECT_EQ(bytes.size(), record_size(in));
+  publish_fields out;
+  ASSERT_TRUE(reads_back(bytes, record_type::publish, out));
+  EXPECT_EQ(out.ref, in.ref);
+  EXPECT_EQ(out.seq, in.seq);
+  EXPECT_EQ(out.exchange, in.exchange);
+  EXPECT_EQ(out.routing_key, in.routing_key);
+  EXPECT_EQ(text(out.properties), text(in.properties));
+  EXPECT_EQ(text(out.body), text(in.body));
+}
+
 TEST(Record, PublishRoundTrips) {
   const std::string body = "hello\0world" + std::string(1, '\0');
   const publish_fields in{7, 42, "amq.direct", "orders.created", amqp::as_bytes(binary_properties),
                           amqp::as_bytes(body)};
-  const auto bytes = framed(in);
-  EXPECT_EQ(bytes.size(), record_size(in));
-
-  record_view rec;
-  ASSERT_EQ(read_record(bytes, rec), scan_status::record);
-  EXPECT_EQ(rec.type, record_type::publish);
-  EXPECT_EQ(rec.size, bytes.size());
-  publish_fields out;
-  ASSERT_TRUE(decode(rec.fields, out));
-  EXPECT_EQ(out.ref, 7u);
-  EXPECT_EQ(out.seq, 42u);
-  EXPECT_EQ(out.exchange, "amq.direct");
-  EXPECT_EQ(out.routing_key, "orders.created");
-  EXPECT_EQ(text(out.properties), binary_properties);
-  EXPECT_EQ(text(out.body), body);
+  expect_publish_round_trip(in);
 }
 
 TEST(Record, PublishWithEmptyFieldsRoundTrips) {
-  const publish_fields in{1, 1, "", "", {}, {}};
-  const auto bytes = framed(in);
-  EXPECT_EQ(bytes.size(), record_size(in));
-  record_view rec;
-  ASSERT_EQ(read_record(bytes, rec), scan_status::record);
-  publish_fields out;
-  ASSERT_TRUE(decode(rec.fields, out));
-  EXPECT_EQ(out.exchange, "");
-  EXPECT_EQ(out.routing_key, "");
-  EXPECT_TRUE(out.properties.empty());
-  EXPECT_TRUE(out.body.empty());
+  expect_publish_round_trip(publish_fields{1, 1, "", "", {}, {}});
 }
 
 TEST(Record, PublishWithLongestNamesAndLargeBodyRoundTrips) {
@@ -92,28 +97,14 @@ TEST(Record, PublishWithLongestNamesAndLargeBodyRoundTrips) {
   for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 31 + 7);
   const publish_fields in{0xffffffffu, 0xfffffffffffffffeull, exchange, key, amqp::as_bytes(binary_properties),
                           amqp::as_bytes(body)};
-  const auto bytes = framed(in);
-  EXPECT_EQ(bytes.size(), record_size(in));
-  record_view rec;
-  ASSERT_EQ(read_record(bytes, rec), scan_status::record);
-  publish_fields out;
-  ASSERT_TRUE(decode(rec.fields, out));
-  EXPECT_EQ(out.ref, 0xffffffffu);
-  EXPECT_EQ(out.seq, 0xfffffffffffffffeull);
-  EXPECT_EQ(out.exchange, exchange);
-  EXPECT_EQ(out.routing_key, key);
-  EXPECT_EQ(text(out.body), body);
+  expect_publish_round_trip(in);
 }
 
 TEST(Record, QueueRoundTrips) {
   const queue_fields in{3, 0x0123456789abcdefull, "/prod", "invoices"};
   const auto bytes = framed(in);
-  record_view rec;
-  ASSERT_EQ(read_record(bytes, rec), scan_status::record);
-  EXPECT_EQ(rec.type, record_type::queue);
-  EXPECT_EQ(rec.size, bytes.size());
   queue_fields out;
-  ASSERT_TRUE(decode(rec.fields, out));
+  ASSERT_TRUE(reads_back(bytes, record_type::queue, out));
   EXPECT_EQ(out.ref, 3u);
   EXPECT_EQ(out.incarnation, 0x0123456789abcdefull);
   EXPECT_EQ(out.vhost, "/prod");
@@ -124,12 +115,8 @@ TEST(Record, AckAndDeliveredRoundTrip) {
   for (const record_type type : {record_type::ack, record_type::delivered}) {
     const range_fields in{9, 1000000007ull, 65537};
     const auto bytes = framed(type, in);
-    record_view rec;
-    ASSERT_EQ(read_record(bytes, rec), scan_status::record);
-    EXPECT_EQ(rec.type, type);
-    EXPECT_EQ(rec.size, bytes.size());
     range_fields out;
-    ASSERT_TRUE(decode(rec.fields, out));
+    ASSERT_TRUE(reads_back(bytes, type, out));
     EXPECT_EQ(out.ref, 9u);
     EXPECT_EQ(out.first, 1000000007ull);
     EXPECT_EQ(out.count, 65537u);
@@ -269,31 +256,9 @@ TEST(Record, DecodersRejectFieldsWithBytesMissingOrLeftOver) {
   auto fields_of = [](const std::vector<std::byte>& r) {
     return std::vector<std::byte>(r.begin() + record_header_size + 1, r.end());
   };
-  const auto p = fields_of(publish);
-  const auto q = fields_of(queue);
-  const auto a = fields_of(ack);
-  for (std::size_t n = 0; n < p.size(); ++n) {
-    publish_fields out;
-    EXPECT_FALSE(decode(amqp::bytes_view(p).first(n), out)) << n;
-  }
-  for (std::size_t n = 0; n < q.size(); ++n) {
-    queue_fields out;
-    EXPECT_FALSE(decode(amqp::bytes_view(q).first(n), out)) << n;
-  }
-  for (std::size_t n = 0; n < a.size(); ++n) {
-    range_fields out;
-    EXPECT_FALSE(decode(amqp::bytes_view(a).first(n), out)) << n;
-  }
-  auto longer = [](std::vector<std::byte> v) {
-    v.push_back(std::byte{0});
-    return v;
-  };
-  publish_fields pf;
-  queue_fields qf;
-  range_fields rf;
-  EXPECT_FALSE(decode(longer(p), pf));
-  EXPECT_FALSE(decode(longer(q), qf));
-  EXPECT_FALSE(decode(longer(a), rf));
+  expect_only_the_whole_fields_decode<publish_fields>(fields_of(publish));
+  expect_only_the_whole_fields_decode<queue_fields>(fields_of(queue));
+  expect_only_the_whole_fields_decode<range_fields>(fields_of(ack));
 }
 
 TEST(Record, ABodyLengthPastTheFieldsIsRejected) {

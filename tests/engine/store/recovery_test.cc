@@ -12,11 +12,8 @@
 // space), scans of multi-gigabyte logs.
 #include "engine/store/recovery.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -24,36 +21,21 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <iterator>
-#include <optional>
-#include <sstream>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/store/message_store.h"
 #include "net/amqp/endian.h"
+#include "tests/engine/store/store_test_support.h"
 
 namespace haremq::engine::store {
 namespace {
 
 namespace fs = std::filesystem;
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/haremq_recovery_test_XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  fs::path path;
-};
+using namespace test;
 
 // flush_blocking writes in place: the writer must never be asked.
 class unused_writer final : public disk_writer {
@@ -62,22 +44,6 @@ class unused_writer final : public disk_writer {
     ADD_FAILURE() << "the reactor's writer was used";
   }
 };
-
-const std::string properties("\x90\x00\x0atext/plain\x02", 14);
-
-message_ref make_message(const std::string& body, std::string_view exchange = "amq.direct", std::string_view key = "rk") {
-  message* m = message::create(exchange, key, amqp::as_bytes(properties), body.size(), true);
-  EXPECT_TRUE(m->append_body(amqp::as_bytes(body)));
-  return message_ref{m};
-}
-
-std::string body_for(std::string_view queue, std::uint64_t seq, std::size_t pad = 0) {
-  std::string b = std::string(queue) + "#" + std::to_string(seq);
-  b.append(pad, static_cast<char>('a' + seq % 26));
-  return b;
-}
-
-std::string text(amqp::bytes_view b) { return std::string(amqp::as_chars(b)); }
 
 std::vector<std::byte> file_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -92,32 +58,6 @@ void write_file(const fs::path& p, const std::vector<std::byte>& bytes) {
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
-// One recovered message, as a test compares it.
-struct seen {
-  std::uint64_t seq = 0;
-  std::string body;
-  bool delivered = false;
-  friend bool operator==(const seen&, const seen&) = default;
-  friend std::ostream& operator<<(std::ostream& o, const seen& s) {
-    return o << "{" << s.seq << ", " << s.body << (s.delivered ? ", delivered}" : "}");
-  }
-};
-
-const recovered_queue* find_queue(const recovery& r, std::string_view vhost, std::string_view name) {
-  for (const auto& q : r.queues()) {
-    if (q.vhost == vhost && q.name == name) return &q;
-  }
-  return nullptr;
-}
-
-std::vector<seen> messages_of(const recovery& r, std::string_view vhost, std::string_view name) {
-  std::vector<seen> out;
-  if (const recovered_queue* q = find_queue(r, vhost, name)) {
-    for (const auto& m : q->messages) out.push_back(seen{m.seq, text(r.fields(m).body), m.delivered});
-  }
-  return out;
-}
-
 std::vector<seen> expect_seqs(std::string_view queue, std::initializer_list<std::uint64_t> seqs,
                               std::initializer_list<std::uint64_t> delivered = {}) {
   std::vector<seen> out;
@@ -127,38 +67,23 @@ std::vector<seen> expect_seqs(std::string_view queue, std::initializer_list<std:
   return out;
 }
 
-class RecoveryTest : public ::testing::Test {
+class RecoveryTest : public store_fixture {
  protected:
-  RecoveryTest() {
-    directory.path = tmp.path / "messages";
-    fs::create_directories(directory.path);
-  }
-
   // A store over the test's directory whose segments are numbered after the existing ones.
   std::unique_ptr<message_store> open_store(std::size_t segment_size = 64 << 20) {
     directory.segment_size = segment_size;
     return std::make_unique<message_store>(directory, writer);
   }
 
-  result<recovery> scan() { return recovery::scan(directory.path); }
-
-  std::vector<fs::path> segment_files() const {
-    std::vector<fs::path> out;
-    for (const auto& e : fs::directory_iterator(directory.path)) out.push_back(e.path());
-    std::sort(out.begin(), out.end());
-    return out;
+  // Logs seqs 1..last of queue ("/", "q") through a store of its own, written and closed.
+  std::vector<disk_location> log_queue(std::uint64_t last, std::size_t size = 0, std::size_t segment_size = 64 << 20) {
+    auto s = open_store(segment_size);
+    const auto q = s->attach_queue("/", "q", 1);
+    auto locs = publish(*s, q, "q", 1, last, size);
+    EXPECT_TRUE(s->flush_blocking());
+    return locs;
   }
 
-  // Publishes seqs first..last of queue `ref` named `name`, bodies body_for(name, seq).
-  static std::vector<disk_location> publish(message_store& s, std::uint32_t ref, std::string_view name,
-                                            std::uint64_t first, std::uint64_t last, std::size_t pad = 0) {
-    std::vector<disk_location> out;
-    for (std::uint64_t seq = first; seq <= last; ++seq) out.push_back(s.append_publish(ref, seq, *make_message(body_for(name, seq, pad))));
-    return out;
-  }
-
-  temp_dir tmp;
-  segment_directory directory;
   unused_writer writer;
 };
 
@@ -335,7 +260,7 @@ TEST_F(RecoveryTest, EachIncarnationOfAQueueIsRecoveredApart) {
     const auto newer = s->attach_queue("/", "q", 9);
     const auto older = s->attach_queue("/", "q", 5);
     publish(*s, older, "old", 1, 3);
-    for (std::uint64_t seq = 1; seq <= 2; ++seq) (void)s->append_publish(newer, seq, *make_message(body_for("q", seq)));
+    publish(*s, newer, "q", 1, 2);
     ASSERT_TRUE(s->flush_blocking());
   }
   auto r = scan();
@@ -414,13 +339,7 @@ TEST_F(RecoveryTest, MessagesLoggedTwiceByAnInterruptedRecoveryComeBackOnce) {
 }
 
 TEST_F(RecoveryTest, ATornTailIsCutOffAndTheIntactRecordsComeBack) {
-  std::vector<disk_location> locs;
-  {
-    auto s = open_store();
-    const auto q = s->attach_queue("/", "q", 1);
-    locs = publish(*s, q, "q", 1, 5, 100);
-    ASSERT_TRUE(s->flush_blocking());
-  }
+  const auto locs = log_queue(5, 100);
   const auto path = directory.file(locs.back().segment);
   fs::resize_file(path, locs[4].offset + 30);  // the last record is cut short
   {
@@ -440,13 +359,7 @@ TEST_F(RecoveryTest, ATornTailIsCutOffAndTheIntactRecordsComeBack) {
 }
 
 TEST_F(RecoveryTest, EveryTruncationOfTheLastSegmentKeepsTheWholeRecordsBeforeIt) {
-  std::vector<disk_location> locs;
-  {
-    auto s = open_store();
-    const auto q = s->attach_queue("/", "q", 1);
-    locs = publish(*s, q, "q", 1, 3);
-    ASSERT_TRUE(s->flush_blocking());
-  }
+  const auto locs = log_queue(3);
   const auto path = directory.file(locs.front().segment);
   const auto original = file_bytes(path);
   // One warning per cut, hundreds of them: kept out of the test's output.
@@ -497,13 +410,7 @@ TEST_F(RecoveryTest, AFlippedByteCutsFromItsRecordOn) {
 }
 
 TEST_F(RecoveryTest, DamageInAnEarlierSegmentDoesNotStopTheLaterOnes) {
-  std::vector<disk_location> locs;
-  {
-    auto s = open_store(4096);
-    const auto q = s->attach_queue("/", "q", 1);
-    locs = publish(*s, q, "q", 1, 12, 900);
-    ASSERT_TRUE(s->flush_blocking());
-  }
+  const auto locs = log_queue(12, 900, 4096);
   ASSERT_EQ(locs[0].segment, locs[1].segment);
   const auto path = directory.file(locs[1].segment);
   auto bytes = file_bytes(path);
@@ -525,13 +432,7 @@ TEST_F(RecoveryTest, DamageInAnEarlierSegmentDoesNotStopTheLaterOnes) {
 }
 
 TEST_F(RecoveryTest, EmptyGarbageAndZeroFilledFilesGiveNothingAndAreCut) {
-  std::vector<disk_location> locs;
-  {
-    auto s = open_store();
-    const auto q = s->attach_queue("/", "q", 1);
-    locs = publish(*s, q, "q", 1, 2);
-    ASSERT_TRUE(s->flush_blocking());
-  }
+  const auto locs = log_queue(2);
   const auto real = directory.file(locs[0].segment);
   const std::size_t real_size = fs::file_size(real);
   // A crash after the file was made, and preallocated space never written.
@@ -605,13 +506,8 @@ TEST_F(RecoveryTest, RecordsThatCheckButMakeNoSenseCutTheSegment) {
 }
 
 TEST_F(RecoveryTest, OnlyNumberedSegmentFilesAreScannedAndRemoved) {
-  {
-    directory.next_segment.store(7);
-    auto s = open_store();
-    const auto q = s->attach_queue("/", "q", 1);
-    publish(*s, q, "q", 1, 1);
-    ASSERT_TRUE(s->flush_blocking());
-  }
+  directory.next_segment.store(7);
+  log_queue(1);
   std::ofstream(directory.file(3)).flush();  // an empty segment
   for (const char* other : {"notes.txt", "abc.seg", "0.seg", "12.seg.tmp", "99999999999.seg"}) {
     std::ofstream(directory.path / other) << "not a segment";
@@ -663,12 +559,7 @@ TEST_F(RecoveryTest, StatsCountSegmentsBytesAndRecords) {
 }
 
 TEST_F(RecoveryTest, AMovedRecoveryKeepsItsMessagesReadable) {
-  {
-    auto s = open_store();
-    const auto q = s->attach_queue("/", "q", 1);
-    publish(*s, q, "q", 1, 3);
-    ASSERT_TRUE(s->flush_blocking());
-  }
+  log_queue(3);
   auto r = scan();
   ASSERT_TRUE(r.has_value());
   recovery moved(std::move(*r));
@@ -689,13 +580,7 @@ std::size_t mappings_under(const fs::path& dir) {
 TEST_F(RecoveryTest, EveryMappingGoesWithTheRecoveryEvenOfACutSegment) {
   // A cut segment is unmapped whole, not only up to the cut (munmap of the cut size once left
   // the rest mapped, and all of a segment cut to nothing).
-  std::vector<disk_location> locs;
-  {
-    auto s = open_store();
-    const auto q = s->attach_queue("/", "q", 1);
-    locs = publish(*s, q, "q", 1, 6, 3000);  // several pages
-    ASSERT_TRUE(s->flush_blocking());
-  }
+  const auto locs = log_queue(6, 3000);  // several pages
   const auto torn = directory.file(locs[0].segment);
   // The second record, torn: the cut falls in the first page, the file ends in the second.
   fs::resize_file(torn, locs[1].offset + 2000);
