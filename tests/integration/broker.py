@@ -220,6 +220,14 @@ def wait_for_port(port, timeout):
 _broker = None
 
 
+def setup_restartable_module(extra_args=(), data_dir=None):
+    """setup_module for tests that stop and start the broker themselves: skipped against an
+    external broker (AMQP_PORT)."""
+    if 'AMQP_PORT' in os.environ:
+        raise unittest.SkipTest('these tests restart the broker: they need a HareMQ started by the suite')
+    return setup_module(extra_args, data_dir)
+
+
 def setup_module(extra_args=(), data_dir=None):
     """Call from setUpModule: starts (or finds) the broker for this module, with `extra_args`
     added to haremq's command line (and its data in `data_dir`, if given)."""
@@ -395,10 +403,12 @@ def body(channel, data):
     return frame(FRAME_BODY, channel, data)
 
 
-def publish(channel, exchange, routing_key, data, mandatory=False, frame_max=131072):
+def publish(channel, exchange, routing_key, data, mandatory=False, frame_max=131072, persistent=False):
+    """basic.publish, its content header (with delivery_mode 2 when `persistent`) and body frames."""
     out = method(channel, 60, 40, struct.pack('>H', 0) + shortstr(exchange) + shortstr(routing_key)
                  + bytes([1 if mandatory else 0]))
-    out += content_header(channel, len(data))
+    out += content_header(channel, len(data), flags=0x1000, props=b'\x02') if persistent \
+        else content_header(channel, len(data))
     chunk = frame_max - 8
     for i in range(0, len(data), chunk):
         out += body(channel, data[i:i + chunk])
@@ -660,12 +670,13 @@ class RawConnection:
         self.expect(0, 10, 51)
 
 
-def get_all(ch, queue, limit=1000):
-    """basic.get (auto-ack) until get-empty; returns the bodies in order. Bounded by `limit`."""
+def get_all(ch, queue, limit=1000, with_redelivered=False):
+    """basic.get (auto-ack) until get-empty; returns the bodies in order (with their redelivered
+    flags, as (body, flag) pairs, if asked). Bounded by `limit`."""
     out = []
     for _ in range(limit):
         m, _p, b = ch.basic_get(queue, auto_ack=True)
         if m is None:
             return out
-        out.append(b)
+        out.append((b, m.redelivered) if with_redelivered else b)
     raise AssertionError('queue %s still not empty after %d gets' % (queue, limit))

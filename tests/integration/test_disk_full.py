@@ -48,14 +48,25 @@ def tearDownModule():
             os.rmdir(_mount)
 
 
-def persistent_publish(queue, body):
-    return (broker.method(1, 60, 40, struct.pack('>H', 0) + broker.shortstr('') + broker.shortstr(queue) + b'\x00')
-            + broker.frame(2, 1, struct.pack('>HHQH', 60, 0, len(body), 0x1000) + b'\x02')
-            + broker.frame(3, 1, body))
-
-
 class DiskFull(broker.BrokerTestCase):
     timeout = 90
+
+    def read_until(self, pub, confirmed, done, seconds=20):
+        """Reads confirms (basic.ack, multiple) and connection.blocked/unblocked until
+        done(confirmed, seen) or `seconds` pass; returns (highest confirmed, {name: frame})."""
+        seen = {}
+        deadline = time.monotonic() + seconds
+        while not done(confirmed, seen) and time.monotonic() < deadline:
+            f = pub.read_method(timeout=max(0.1, deadline - time.monotonic()))
+            if f.is_method(60, 80):
+                confirmed = max(confirmed, f.args().longlong())
+            elif f.channel == 0 and f.is_method(10, 60):
+                seen['blocked'] = f
+            elif f.channel == 0 and f.is_method(10, 61):
+                seen['unblocked'] = f
+            else:
+                self.fail('unexpected %r' % (f,))
+        return confirmed, seen
 
     def test_blocked_while_full_then_everything_confirmed(self):
         filler = os.path.join(_mount, 'filler')
@@ -71,34 +82,16 @@ class DiskFull(broker.BrokerTestCase):
         # About 2 MiB are free: 64 messages of 64 KiB are more than fits.
         count = 64
         for i in range(count):
-            pub.send(persistent_publish(queue, struct.pack('>Q', i) + b'd' * (BODY - 8)))
-        confirmed, blocked = 0, None
-        deadline = time.monotonic() + 20
-        while blocked is None and time.monotonic() < deadline:
-            f = pub.read_method(timeout=max(0.1, deadline - time.monotonic()))
-            if f.is_method(60, 80):
-                confirmed = max(confirmed, f.args().longlong())
-            elif f.channel == 0 and f.is_method(10, 60):
-                blocked = f
-            else:
-                self.fail('unexpected %r' % (f,))
-        self.assertIsNotNone(blocked, 'no connection.blocked while the disk is full')
-        self.assertEqual(blocked.args().shortstr(), 'low on disk')
+            pub.send(broker.publish(1, '', queue, struct.pack('>Q', i) + b'd' * (BODY - 8), persistent=True))
+        confirmed, seen = self.read_until(pub, 0, lambda _c, seen: 'blocked' in seen)
+        self.assertIn('blocked', seen, 'no connection.blocked while the disk is full')
+        self.assertEqual(seen['blocked'].args().shortstr(), 'low on disk')
         self.assertLess(confirmed, count, 'everything was confirmed though it cannot all be on disk')
         broker.current().check_alive()
 
         os.remove(filler)
-        unblocked = False
-        deadline = time.monotonic() + 20
-        while (not unblocked or confirmed < count) and time.monotonic() < deadline:
-            f = pub.read_method(timeout=max(0.1, deadline - time.monotonic()))
-            if f.is_method(60, 80):
-                confirmed = max(confirmed, f.args().longlong())
-            elif f.channel == 0 and f.is_method(10, 61):
-                unblocked = True
-            else:
-                self.fail('unexpected %r' % (f,))
-        self.assertTrue(unblocked)
+        confirmed, seen = self.read_until(pub, confirmed, lambda c, seen: 'unblocked' in seen and c == count)
+        self.assertIn('unblocked', seen)
         self.assertEqual(confirmed, count)
 
         ch = self.pika_connection().channel()

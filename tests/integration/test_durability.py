@@ -30,24 +30,16 @@ TRANSIENT = pika.BasicProperties(delivery_mode=1)
 
 
 def setUpModule():
-    if 'AMQP_PORT' in os.environ:
-        raise unittest.SkipTest('restarts need a HareMQ started by the suite')
-    broker.setup_module()
+    broker.setup_restartable_module()
 
 
 def tearDownModule():
     broker.teardown_module()
 
 
-def drain(ch, queue, limit=100000):
+def drain(ch, queue):
     """Every message of `queue` by basic.get with auto-ack: [(body, redelivered)]."""
-    got = []
-    for _ in range(limit):
-        method, _props, body = ch.basic_get(queue, auto_ack=True)
-        if method is None:
-            return got
-        got.append((body, method.redelivered))
-    raise AssertionError('more than %d messages in %s' % (limit, queue))
+    return broker.get_all(ch, queue, limit=100000, with_redelivered=True)
 
 
 class Durability(broker.BrokerTestCase):
