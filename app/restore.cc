@@ -68,6 +68,12 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
   }
   engine::store::recovery& recovered = *scanned;
   broker.messages.next_segment.store(recovered.highest_segment() + 1);
+  for (auto& w : workers) {
+    if (!w->store().open()) {
+      why = "cannot create a message log segment in " + dir.messages().string();
+      return false;
+    }
+  }
 
   // A queue's messages are those of its incarnation: an older one of the same name was deleted.
   std::map<std::tuple<std::string, std::string, std::uint64_t>, const engine::store::recovered_queue*> by_name;

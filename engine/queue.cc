@@ -6,11 +6,10 @@ namespace haremq::engine {
 
 bool queue::enqueue(message_ref msg) {
   const std::uint64_t seq = _next_seq++;
-  const bool logged = _store != nullptr && msg->persistent();
   store::disk_location stored;
-  if (logged) stored = _store->append_publish(_store_ref, seq, *msg);
+  if (_store != nullptr && msg->persistent()) stored = _store->append_publish(_store_ref, seq, *msg);
   _ready.push_back(ready_entry{std::move(msg), seq, stored, false});
-  return logged;
+  return static_cast<bool>(stored);
 }
 
 void queue::attach_store(store::message_store& s) {

@@ -43,13 +43,15 @@ void message_store::detach_queue(std::uint32_t ref) {
   q.name.clear();
 }
 
+bool message_store::open() { return _current != 0 || open_segment(); }
+
 bool message_store::open_segment() {
   const std::uint32_t number = _directory.next_segment.fetch_add(1, std::memory_order_relaxed);
   const auto path = _directory.file(number);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) {
     spdlog::error("message store: cannot create {}: {}", path.string(), last_error().message());
-    _failing = true;
+    if (_current == 0) _failing = true;
     return false;
   }
   if (_current != 0) _segments[_current].sealed = true;
@@ -67,7 +69,10 @@ message_store::chunk* message_store::room_for(std::size_t bytes, std::uint32_t r
   // A segment that has records closes when these would take it past its size; a record larger
   // than a segment goes alone into a new one.
   const bool full = _current != 0 && _segments[_current].end > 0 && _segments[_current].end + needed > _directory.segment_size;
-  if ((_current == 0 || full) && !open_segment()) return nullptr;
+  if (_current == 0 && !open_segment()) return nullptr;
+  // A new segment that cannot be created (out of file descriptors, say): the current one grows
+  // past its size rather than lose the message; the next roll tries again.
+  if (full) (void)open_segment();
   segment& s = _segments[_current];
   if (_chunks.empty() || _chunks.back().batch != _next_batch || _chunks.back().segment != _current) {
     chunk c;

@@ -61,13 +61,17 @@ class message_store {
   message_store(const message_store&) = delete;
   message_store& operator=(const message_store&) = delete;
 
+  // Creates the first segment; false if it cannot (the data directory is unusable). Later
+  // segments that cannot be created leave the current one growing instead.
+  [[nodiscard]] bool open();
+
   // A durable queue that will store messages here; the ref names it in the records.
   std::uint32_t attach_queue(std::string_view vhost, std::string_view name, std::uint64_t incarnation);
   void detach_queue(std::uint32_t ref);
 
   // Appends a message's record for queue `ref`. Its location is readable once is_written().
-  // A failure to open a new segment returns an empty location (the message stays transient,
-  // and failing() is set).
+  // Empty when there is no segment to append to (open() failed or was not called): the
+  // message is not stored, and failing() is set.
   disk_location append_publish(std::uint32_t ref, std::uint64_t seq, const message& m);
   disk_location append_publish(std::uint32_t ref, const publish_fields& f);
   void append_range(record_type type, std::uint32_t ref, std::uint64_t first, std::uint32_t count);

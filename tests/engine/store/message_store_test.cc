@@ -253,6 +253,28 @@ TEST_F(MessageStoreTest, FlushBlockingFinishesAWriteThatStoppedShort) {
   EXPECT_EQ(recovered_bodies(), bodies_for(1, 4, 500));
 }
 
+TEST_F(MessageStoreTest, ANextSegmentThatCannotBeCreatedLeavesTheCurrentOneGrowing) {
+  directory.segment_size = 4096;
+  test_writer writer(completion::by_hand);
+  test_store store(directory, writer);
+  ASSERT_TRUE(store.open());
+  // The next segment's name is taken: rolling over fails, and nothing is lost for it.
+  std::ofstream(directory.file(directory.next_segment.load())) << "in the way";
+  const auto q = store.attach_queue("/", "q", 1);
+  std::vector<disk_location> locs;
+  for (std::uint64_t seq = 1; seq <= 10; ++seq) locs.push_back(store.append_publish(q, seq, *make_message(std::string(1000, 'x'))));
+  for (const auto& loc : locs) EXPECT_TRUE(loc);
+  EXPECT_FALSE(store.failing());
+  store.flush();
+  writer.finish_all();
+  for (const auto& loc : locs) EXPECT_TRUE(store.read(loc));
+  // Three records fill a segment: the fourth went past its size into the first segment, as
+  // the roll-over failed; the fifth rolled over, the next try succeeding.
+  EXPECT_EQ(locs[3].segment, locs[0].segment);
+  EXPECT_GT(locs[3].offset + 1000u, directory.segment_size);
+  EXPECT_NE(locs[4].segment, locs[0].segment);
+}
+
 TEST_F(MessageStoreTest, ASegmentThatCannotBeCreatedLeavesTheMessageTransientUntilRetry) {
   // The next segment's name is taken: creating it fails.
   std::ofstream(directory.file(1)) << "in the way";
