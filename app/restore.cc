@@ -105,7 +105,10 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
       return false;
     }
   }
-  recovered.remove_segments();
+  if (!recovered.remove_segments()) {
+    why = "cannot delete the message log segments of the previous run in " + dir.messages().string();
+    return false;
+  }
   sync_directory(dir.messages());
 
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);

@@ -206,7 +206,7 @@ void worker::on_turn() {
   if (_broker.shutting_down.load(std::memory_order_relaxed)) {
     if (!_shutdown_started) begin_shutdown();
     // The log is flushed before the loop ends; a failing disk does not hold shutdown up.
-    const bool stored = _store.idle() || _store.failing();
+    const bool stored = !_store.in_flight() && (_store.idle() || _store.failing());
     if ((_clients.empty() || _now >= _shutdown_deadline) && stored) _reactor->stop();
   }
   _closed.clear();

@@ -30,6 +30,9 @@ struct enqueue_receipt {
   reply_to to;
   std::uint32_t incarnation = 0;
   std::uint64_t seq = 0;
+  // Another enqueue of the same publish follows to the same worker: this one answers nothing,
+  // but if its queue stores the message, the last one's answer waits for the disk too.
+  bool more = false;
 };
 
 // publisher's worker -> queue owner: a routed message.

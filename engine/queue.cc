@@ -41,19 +41,25 @@ void queue::release_stored() noexcept {
   _store = nullptr;
 }
 
-void queue::page_out() {
-  if (_store == nullptr) return;
+bool queue::page_out() {
+  if (_store == nullptr) return false;
   std::uint64_t newest_written = 0;
+  bool unwritten = false;
   for (std::size_t i = _ready.size(); i-- > resident_messages;) {
     ready_entry& e = _ready[i];
     if (e.seq() <= _paged_through) break;
     // Transient ones stay; the newest stored ones may still be on their way to the file:
     // they are looked at next time.
-    if (!e.stored || !_store->is_written(e.stored)) continue;
+    if (!e.stored) continue;
+    if (!_store->is_written(e.stored)) {
+      unwritten = true;
+      continue;
+    }
     if (newest_written == 0) newest_written = e.seq();
     e.msg.reset();
   }
   if (newest_written != 0) _paged_through = newest_written;
+  return unwritten;
 }
 
 void queue::seq_run::add(queue& q, std::uint64_t seq) {

@@ -60,8 +60,9 @@ class queue {
   void restore(const store::publish_fields& f, bool delivered);
   // The queue is deleted: its stored messages are gone. (Not on shutdown: they must stay.)
   void release_stored() noexcept;
-  // Drops from memory the stored ready messages past the resident head whose bytes are written.
-  void page_out();
+  // Drops from memory the stored ready messages past the resident head whose bytes are written;
+  // true if some stored ones were not written yet (call again once the store progressed).
+  bool page_out();
   // At a clean shutdown: logs which stored messages were delivered (unacked, or requeued), so
   // that they come back redelivered=true and the others false, as in RabbitMQ. (After a crash
   // every recovered message is redelivered=true: deliveries are not logged as they happen.)

@@ -44,7 +44,16 @@ void shard::handle(enqueue_cmd&& c) {
   queue* q = find(c.queue);
   // Deleted meanwhile: the message is dropped, and confirmed, as RabbitMQ does.
   const bool logged = q != nullptr && q->enqueue(std::move(c.msg));
-  if (c.receipt.seq != 0) note_receipt(c.receipt, logged);
+  if (c.receipt.seq != 0) {
+    if (!c.receipt.more) {
+      note_receipt(c.receipt, logged);
+    } else if (logged) {
+      // The publish's last enqueue here answers; it must wait for this queue's disk too.
+      enqueue_receipt before = c.receipt;
+      before.seq -= 1;
+      hold_receipt(before, _store->filling_batch());
+    }
+  }
   if (q == nullptr) return;
   if (logged && q->ready_count() > queue::resident_messages) _paging.insert(q->id());
   q->dispatch(*this);
@@ -61,14 +70,7 @@ void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk) {
     if (same_channel(h.receipt.receipt)) behind = h.batch;
   }
   if (wait_for_disk || behind != 0) {
-    const std::uint64_t batch = wait_for_disk ? _store->filling_batch() : behind;
-    for (auto it = _held.rbegin(); it != _held.rend() && it->batch == batch; ++it) {
-      if (same_channel(it->receipt.receipt)) {
-        it->receipt.receipt.seq = r.seq;
-        return;
-      }
-    }
-    _held.push_back(held_receipt{enqueued_cmd{r, _self}, batch});
+    hold_receipt(r, wait_for_disk ? _store->filling_batch() : behind);
     return;
   }
   // A channel's enqueues arrive in order, so the latest seq covers the earlier ones.
@@ -80,6 +82,17 @@ void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk) {
     }
   }
   _receipts.push_back(enqueued_cmd{r, _self});
+}
+
+void shard::hold_receipt(const enqueue_receipt& r, std::uint64_t batch) {
+  for (auto it = _held.rbegin(); it != _held.rend() && it->batch == batch; ++it) {
+    auto& held = it->receipt.receipt;
+    if (held.to.connection == r.to.connection && held.to.channel == r.to.channel && held.incarnation == r.incarnation) {
+      held.seq = std::max(held.seq, r.seq);
+      return;
+    }
+  }
+  _held.push_back(held_receipt{enqueued_cmd{r, _self}, batch});
 }
 
 void shard::flush_receipts() {
@@ -99,10 +112,11 @@ void shard::store_progressed() {
     _out.post(r.receipt.to.connection.worker, std::move(r));
   }
   _held.erase(_held.begin(), _held.begin() + static_cast<std::ptrdiff_t>(done));
-  for (const queue_id id : _paging) {
-    if (queue* q = find(id)) q->page_out();
-  }
-  _paging.clear();
+  // A queue whose newest stored messages were not written yet stays for the next progress.
+  std::erase_if(_paging, [&](queue_id id) {
+    queue* q = find(id);
+    return q == nullptr || !q->page_out();
+  });
 }
 
 void shard::handle(consume_cmd&& c) {

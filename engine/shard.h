@@ -70,6 +70,9 @@ class shard : private queue::delivery_sink {
   void remove(queue& q, bool notify_consumers);
   void after_consumer_left(queue& q);
   void note_receipt(const enqueue_receipt& r, bool wait_for_disk);
+  // Keeps `r` until the store's batch `batch` is on disk (with a later one of its channel
+  // in the same batch, the higher seq).
+  void hold_receipt(const enqueue_receipt& r, std::uint64_t batch);
 
   worker_id _self;
   topology_store& _topology;

@@ -360,10 +360,19 @@ channel::method_result channel::publish_complete() {
 void channel::route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets,
                                 std::uint64_t seq) {
   auto& out = _connection.host_ref().outbox();
-  const engine::enqueue_receipt receipt{reply_address(), _incarnation, seq};
+  engine::enqueue_receipt receipt{reply_address(), _incarnation, seq};
+  if (seq != 0 && targets.size() > 1) {
+    // Only a publish's last enqueue to each worker answers for it (see enqueue_receipt::more).
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const std::size_t w = targets[i].owner.value;
+      if (w >= _last_target_of_owner.size()) _last_target_of_owner.resize(w + 1);
+      _last_target_of_owner[w] = i;
+    }
+  }
   for (std::size_t i = 0; i < targets.size(); ++i) {
     // The last queue takes the publisher's reference; the others share it.
     engine::message_ref ref = i + 1 == targets.size() ? std::move(msg) : msg.share();
+    receipt.more = seq != 0 && targets.size() > 1 && _last_target_of_owner[targets[i].owner.value] != i;
     out.post(targets[i].owner, engine::enqueue_cmd{targets[i].queue, std::move(ref), receipt});
     if (_connection.host_ref().congested(targets[i].owner)) _connection.throttle();
     if (seq == 0) continue;

@@ -183,6 +183,7 @@ class channel {
   std::vector<std::pair<engine::settle_action, std::vector<unacked>>> _tx_settles;
 
   std::vector<engine::queue_target> _route_scratch;
+  std::vector<std::size_t> _last_target_of_owner;  // scratch of route_and_enqueue, by worker id
   std::vector<unacked> _settle_scratch;
 };
 

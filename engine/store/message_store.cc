@@ -206,7 +206,9 @@ void message_store::on_written(std::size_t written, std::error_code error) {
   HAREMQ_ASSERT(_in_flight && !_chunks.empty());
   _in_flight = false;
   chunk& c = _chunks.front();
-  c.written += written;
+  // After an error nothing of the chunk is trusted: a failed sync may leave pages marked clean
+  // that never reached the disk, so the retry writes all of it again before its sync.
+  c.written = error ? 0 : c.written + written;
   if (error || c.written < c.bytes.size()) {
     if (!_failing) {
       spdlog::error("message store: writing segment {} failed: {}; publishers are blocked until it succeeds",
@@ -263,6 +265,7 @@ bool message_store::flush_blocking() {
     }
     if (::fdatasync(fd) != 0) {
       spdlog::error("message store: syncing segment {} failed: {}", c.segment, last_error().message());
+      c.written = 0;  // written again, whole, before the next sync (see on_written)
       _failing = true;
       return false;
     }

@@ -97,6 +97,8 @@ class message_store {
   void retry();
   // Whether nothing appended is waiting to reach the disk.
   bool idle() const noexcept { return _chunks.empty(); }
+  // Whether a write is on its way (its end not yet reported).
+  bool in_flight() const noexcept { return _in_flight; }
   // Bytes appended and not yet written.
   std::size_t pending_bytes() const noexcept;
   // Writes and syncs everything appended, in place (recovery, and shutdown when the reactor has

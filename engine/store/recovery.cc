@@ -204,12 +204,17 @@ publish_fields recovery::fields(const recovered_message& m) const noexcept {
   return p;
 }
 
-void recovery::remove_segments() {
+bool recovery::remove_segments() {
+  bool all = true;
   for (const auto& f : _files) {
     std::error_code ec;
     std::filesystem::remove(f.path, ec);
-    if (ec) spdlog::warn("recovery: cannot delete {}: {}", f.path.string(), ec.message());
+    if (ec) {
+      spdlog::error("recovery: cannot delete {}: {}", f.path.string(), ec.message());
+      all = false;
+    }
   }
+  return all;
 }
 
 }  // namespace haremq::engine::store

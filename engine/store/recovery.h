@@ -57,8 +57,9 @@ class recovery {
   std::uint32_t highest_segment() const noexcept { return _highest; }
   // A recovered message's fields (views into the mapped segment).
   publish_fields fields(const recovered_message& m) const noexcept;
-  // Deletes the scanned segments (once their live messages are safely elsewhere).
-  void remove_segments();
+  // Deletes the scanned segments (once their live messages are safely elsewhere); false if one
+  // could not be deleted (its records would meet the new run's, which reuse the seqs).
+  [[nodiscard]] bool remove_segments();
 
  private:
   struct mapped_file {

@@ -365,8 +365,9 @@ void uring_reactor::on_file_completion(std::uint32_t slot, op_kind kind, int res
     } else {
       op.error = from_res(res);
     }
-  } else if (res < 0 && res != -ECANCELED && !op.error) {
-    // ECANCELED: the write failed or was short, and said so.
+  } else if (res < 0 && !op.error && (res != -ECANCELED || op.written == op.bytes.size())) {
+    // ECANCELED after a failed or short write: that write said so. After a whole one, the sync
+    // did not happen: an error.
     op.error = from_res(res);
   }
   if (--op.completions_due > 0) return;

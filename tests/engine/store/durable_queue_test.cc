@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -125,7 +126,7 @@ class DurableQueueTest : public store_fixture {
     enqueue_kept(*q, queue::resident_messages + 10);
     store->flush();
     writer.finish_all();
-    q->page_out();
+    (void)q->page_out();
     return q;
   }
 
@@ -299,9 +300,9 @@ TEST_F(DurableQueueTest, PageOutKeepsMessagesNotYetWritten) {
   auto q = durable_queue("q", 1);
   const std::size_t n = queue::resident_messages + 20;
   enqueue_kept(*q, n);
-  q->page_out();   // nothing written
-  store->flush();  // in flight is not written either
-  q->page_out();
+  EXPECT_TRUE(q->page_out());  // nothing written: ask again later
+  store->flush();              // in flight is not written either
+  EXPECT_TRUE(q->page_out());
   expect_sent_dispatched(*q, [](std::size_t) { return true; });
   writer.finish_all();
 }
@@ -320,7 +321,7 @@ TEST_F(DurableQueueTest, PageOutDropsWrittenMessagesPastTheResidentHeadAndDispat
   }
   store->flush();
   writer.finish_all();
-  q->page_out();
+  (void)q->page_out();
   ASSERT_FALSE(q->add_consumer(consumer(1, 0)));
   q->dispatch(sink);
   ASSERT_EQ(sink.got.size(), n);
@@ -348,10 +349,10 @@ TEST_F(DurableQueueTest, PageOutLooksAgainAtMessagesWrittenLater) {
   auto q = paged_out_backlog();
   enqueue_kept(*q, 10);  // not written yet
   store->flush();
-  q->page_out();
+  (void)q->page_out();
   writer.finish_all();
   enqueue_kept(*q, 5);  // never written before dispatch
-  q->page_out();
+  (void)q->page_out();
   store->flush();
 
   // The head stays; the next 10 went at the first page_out, the 10 after them once written.
@@ -366,7 +367,7 @@ TEST_F(DurableQueueTest, PageOutComesBackForStoredMessagesBehindANewerTransientO
   enqueue_kept(*q, 10);                          // in flight at the next page_out...
   enqueue_kept(*q, 1, delivery_mode::transient);  // ...behind a transient one
   store->flush();
-  q->page_out();
+  (void)q->page_out();
   writer.finish_all();
   q->page_out();  // now written: they may go
 
@@ -378,7 +379,7 @@ TEST_F(DurableQueueTest, APagedOutMessageThatCannotBeReadIsDroppedAndAcked) {
   const std::size_t n = queue::resident_messages + 10;
   enqueue_numbered(*q, n);
   store->flush();
-  q->page_out();
+  (void)q->page_out();
   // Damage the record of one paged-out message in its file.
   const std::size_t victim = queue::resident_messages + 4;  // 0-based
   const std::string needle = body_for("q", victim + 1);
@@ -429,7 +430,7 @@ TEST_F(DurableQueueTest, RestoredMessagesAreDispatchedWithTheirFieldsAndDelivere
   EXPECT_EQ(q->ready_count(), 4u);
   EXPECT_EQ(store->live_messages(), 4u);
   ASSERT_TRUE(store->flush_blocking());
-  r.remove_segments();
+  ASSERT_TRUE(r.remove_segments());
 
   ASSERT_FALSE(q->add_consumer(consumer(1, 0)));
   q->dispatch(sink);
@@ -464,7 +465,7 @@ TEST_F(DurableQueueTest, RestoreBeyondTheResidentHeadReadsTheRestFromTheStore) {
   auto q = durable_queue("q", found->incarnation);
   for (const auto& m : found->messages) q->restore(r.fields(m), m.delivered);
   ASSERT_TRUE(store->flush_blocking());  // as the broker does before it starts
-  r.remove_segments();
+  ASSERT_TRUE(r.remove_segments());
   ASSERT_FALSE(q->add_consumer(consumer(1, 0)));
   q->dispatch(sink);
   ASSERT_EQ(sink.got.size(), n);
@@ -555,6 +556,31 @@ TEST_F(DurableShardTest, AReceiptWaitsUntilTheBatchHoldingItsMessageIsOnDisk) {
   writer.finish_all();
   owner.store_progressed();
   EXPECT_EQ(out.take_receipts(1), std::vector<std::uint64_t>{1});
+}
+
+TEST_F(DurableShardTest, APublishToATransientAndAStoredQueueHereIsConfirmedOnlyFromDisk) {
+  // One publish (seq 1) routed to a non-durable queue and to the durable one, both on this
+  // worker, even in two turns: only the last enqueue answers, and the stored one holds it.
+  queue_settings plain = durable_settings("plain");
+  plain.durable = false;
+  const queue_record transient_record{queue_id{6}, worker_id{0}, plain};
+  owner.create_queue(transient_record);
+  const enqueue_receipt first{reply_to{connection, 1}, 1, 1, /*more=*/true};
+  const enqueue_receipt last{reply_to{connection, 1}, 1, 1, /*more=*/false};
+  for (const bool stored_first : {true, false}) {
+    out.take_receipts(1);
+    const queue_id a = stored_first ? record.id : transient_record.id;
+    const queue_id b = stored_first ? transient_record.id : record.id;
+    owner.handle(enqueue_cmd{a, make_message("x", "amq.fanout", "", delivery_mode::persistent), first});
+    owner.flush_receipts();  // the turn ends between the two
+    owner.handle(enqueue_cmd{b, make_message("x", "amq.fanout", "", delivery_mode::persistent), last});
+    owner.flush_receipts();
+    const auto early = out.take_receipts(1);
+    EXPECT_TRUE(std::find(early.begin(), early.end(), 1u) == early.end()) << stored_first;
+    write_batch();
+    const auto late = out.take_receipts(1);
+    EXPECT_TRUE(std::find(late.begin(), late.end(), 1u) != late.end()) << stored_first;
+  }
 }
 
 TEST_F(DurableShardTest, APublishDuringAnInFlightWriteWaitsForTheNextBatch) {

@@ -519,7 +519,7 @@ TEST_F(RecoveryTest, OnlyNumberedSegmentFilesAreScannedAndRemoved) {
   EXPECT_EQ(r->stats().cut_segments, 0u);
   EXPECT_EQ(messages_of(*r, "/", "q"), expect_seqs("q", {1}));
 
-  r->remove_segments();
+  ASSERT_TRUE(r->remove_segments());
   EXPECT_FALSE(fs::exists(directory.file(3)));
   EXPECT_FALSE(fs::exists(directory.file(7)));
   for (const char* other : {"notes.txt", "abc.seg", "0.seg", "12.seg.tmp", "99999999999.seg"}) {
