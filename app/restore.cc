@@ -46,7 +46,7 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
     return false;
   }
   broker.topology.set_persistence(
-      [file](const engine::vhost_map& vhosts, std::string_view retained) { file.save(vhosts, retained); });
+      [file](const engine::vhost_map& vhosts, std::string_view retained) { return file.save(vhosts, retained); });
   if (!c.definitions.empty()) {
     std::string text;
     if (!read_file(c.definitions, text)) {
@@ -82,15 +82,22 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
   const bool crashed = !dir.previous_run_clean() && recovered.stats().segments > 0;
   std::uint64_t messages = 0;
   std::size_t queues = 0;
+  struct restoring {
+    engine::shard* owner;
+    engine::queue_id id;
+    const engine::store::recovered_queue* recovered;
+    std::size_t next = 0;
+  };
+  std::vector<restoring> restorings;
+  std::vector<std::uint64_t> left_in_file(recovered.file_count());  // messages still to put back
   for (const auto& [vhost, v] : broker.topology.snapshot().first) {
     for (const auto& [name, record] : v.queues) {
       engine::shard& owner = workers[record.owner.value]->shard();
+      owner.create_queue(record);
       const auto it = by_name.find({vhost, name, record.settings.incarnation});
-      if (it == by_name.end()) {
-        owner.create_queue(record);
-        continue;
-      }
-      owner.recover(record, recovered, *it->second, crashed);
+      if (it == by_name.end()) continue;
+      restorings.push_back(restoring{&owner, record.id, it->second});
+      for (const auto& m : it->second->messages) ++left_in_file[m.file];
       messages += it->second->messages.size();
       ++queues;
       by_name.erase(it);
@@ -99,13 +106,27 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
   std::uint64_t dropped = 0;
   for (const auto& [_, q] : by_name) dropped += q->messages.size();  // of deleted queues
 
-  for (auto& w : workers) {
-    if (!w->store().flush_blocking()) {
-      why = "cannot write the message log in " + dir.messages().string();
-      return false;
+  // Old segment by old segment: its messages go into the new logs, are synced, and it goes.
+  for (std::uint32_t segment = 0; segment < recovered.file_count(); ++segment) {
+    for (auto& r : restorings) {
+      const std::size_t from = r.next;
+      r.next = r.owner->recover(r.id, recovered, r.recovered->messages, r.next, segment, crashed);
+      for (std::size_t i = from; i < r.next; ++i) --left_in_file[r.recovered->messages[i].file];
+    }
+    for (auto& w : workers) {
+      if (!w->store().flush_blocking()) {
+        why = "cannot write the message log in " + dir.messages().string();
+        return false;
+      }
+    }
+    for (std::uint32_t done = 0; done <= segment; ++done) {
+      if (left_in_file[done] == 0 && !recovered.remove_segment(done)) {
+        why = "cannot delete the message log segments of the previous run in " + dir.messages().string();
+        return false;
+      }
     }
   }
-  if (!recovered.remove_segments()) {
+  if (!recovered.remove_segments()) {  // every one went in the loop; this says so
     why = "cannot delete the message log segments of the previous run in " + dir.messages().string();
     return false;
   }

@@ -197,6 +197,7 @@ void worker::on_turn() {
     _next_tick = _now + tick_interval;
     retry_store();
     check_alarms();
+    _shard.store_progressed();  // receipts held while the definitions could not be saved
     for (auto& [_, c] : _clients) c.session->on_tick();
     drain_local();
   }
@@ -219,9 +220,11 @@ void worker::on_file_written(std::uint64_t, std::size_t written, std::error_code
 }
 
 void worker::retry_store() {
-  if (!_store.failing() || _now < _next_store_retry) return;
+  const bool definitions = _id.value == 0 && _broker.topology.persistence_failing();
+  if ((!_store.failing() && !definitions) || _now < _next_store_retry) return;
   _next_store_retry = _now + std::chrono::seconds{1};
-  _store.retry();
+  if (_store.failing()) _store.retry();
+  if (definitions) _broker.topology.retry_persistence();
 }
 
 void worker::check_alarms() {
@@ -244,7 +247,8 @@ void worker::check_alarms() {
     if (!_store_failing) spdlog::info("disk alarm cleared on worker {}: the message log writes again", _id.value);
   }
   const session::resource_alarms alarms{_broker.memory_alarm.load(std::memory_order_relaxed),
-                                        _broker.failing_stores.load(std::memory_order_relaxed) > 0};
+                                        _broker.failing_stores.load(std::memory_order_relaxed) > 0 ||
+                                            _broker.topology.persistence_failing()};
   if (alarms == _alarms_seen) return;
   _alarms_seen = alarms;
   for (auto& [_, c] : _clients) c.session->on_alarms(alarms);

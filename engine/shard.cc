@@ -11,15 +11,16 @@ queue& shard::create_queue(const queue_record& record) {
   return q;
 }
 
-void shard::recover(const queue_record& record, const store::recovery& from, const store::recovered_queue& messages,
-                    bool all_delivered) {
-  queue& q = create_queue(record);
-  if (!q.stored()) return;
+std::size_t shard::recover(queue_id id, const store::recovery& from, std::span<const store::recovered_message> messages,
+                           std::size_t next, std::uint32_t up_to_file, bool all_delivered) {
+  queue* q = find(id);
+  if (q == nullptr || !q->stored()) return messages.size();
   constexpr std::size_t write_every = 16 << 20;  // recovery's writes go in steps, not all in memory at once
-  for (const auto& m : messages.messages) {
-    q.restore(from.fields(m), m.delivered || all_delivered);
+  for (; next < messages.size() && messages[next].file <= up_to_file; ++next) {
+    q->restore(from.fields(messages[next]), messages[next].delivered || all_delivered);
     if (_store->pending_bytes() > write_every) (void)_store->flush_blocking();
   }
+  return next;
 }
 
 queue* shard::find(queue_id id) noexcept {
@@ -105,6 +106,9 @@ void shard::log_deliveries() {
 }
 
 void shard::store_progressed() {
+  // The definitions file could not be saved: a queue it lacks would lose its messages to a
+  // crash, so nothing is confirmed from disk until it is (the worker calls again on its tick).
+  if (_store == nullptr || _topology.persistence_failing()) return;
   const std::uint64_t durable = _store->durable_batch();
   std::size_t done = 0;
   while (done < _held.size() && _held[done].batch <= durable) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -28,10 +29,13 @@ class shard : private queue::delivery_sink {
   // Creates the queue object of a queue just declared on this worker (or recovered); a durable
   // one logs its persistent messages in the store.
   queue& create_queue(const queue_record& record);
-  // Creates a durable queue and puts back its messages recovered from the earlier run's log,
-  // logging them in this run's store; `all_delivered` after a crash (see queue::log_deliveries).
-  void recover(const queue_record& record, const store::recovery& from, const store::recovered_queue& messages,
-               bool all_delivered);
+  // Puts back into durable queue `id` (made by create_queue) recovered messages, logging them in
+  // this run's store: messages[next] on, up to the first one whose old segment file comes after
+  // `up_to_file`; returns where it stopped. `all_delivered` after a crash (see
+  // queue::log_deliveries). Recovery goes file by file so that each old segment can be deleted
+  // as soon as its messages are safe: the disk needs room for one more segment, not the whole log.
+  std::size_t recover(queue_id id, const store::recovery& from, std::span<const store::recovered_message> messages,
+                      std::size_t next, std::uint32_t up_to_file, bool all_delivered);
   queue* find(queue_id id) noexcept;
   std::size_t queue_count() const noexcept { return _queues.size(); }
 

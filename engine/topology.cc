@@ -399,7 +399,12 @@ void topology_store::persist() {
     _unsaved = true;
     return;
   }
-  _save(_vhosts, _retained);
+  _save_failing.store(!_save(_vhosts, _retained), std::memory_order_release);
+}
+
+void topology_store::retry_persistence() {
+  std::lock_guard lock(_mutex);
+  if (_save_failing.load(std::memory_order_relaxed) && _open_batches == 0) persist();
 }
 
 topology_store::persistence_batch::persistence_batch(topology_store& store) : _store(store) {

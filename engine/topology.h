@@ -138,8 +138,13 @@ class topology_store {
   // or queue, a binding between durable ends, the retained definitions), with the mutex held
   // so that saves happen in the order of the changes. Transient declares never call it: they
   // stay cheap.
-  using persistence = std::function<void(const vhost_map& vhosts, std::string_view retained)>;
+  // It returns false when the save failed: the store stays "failing" until retry_persistence()
+  // saves it, and meanwhile the broker blocks publishers and holds confirms (a queue declared
+  // then must not lose its confirmed messages to a crash).
+  using persistence = std::function<bool(const vhost_map& vhosts, std::string_view retained)>;
   void set_persistence(persistence save);
+  bool persistence_failing() const noexcept { return _save_failing.load(std::memory_order_acquire); }
+  void retry_persistence();
 
   // While a batch lives, the persistence hook is held back and called once when the last
   // batch ends, if something durable changed meanwhile (an import's many declares, one save).
@@ -168,6 +173,7 @@ class topology_store {
   persistence _save;
   int _open_batches = 0;
   bool _unsaved = false;
+  std::atomic<bool> _save_failing{false};
 };
 
 // Where a routed message goes: a queue and its owner.

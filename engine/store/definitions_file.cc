@@ -78,14 +78,15 @@ import_result definitions_file::load(topology_store& topology, const queue_place
   return result;
 }
 
-void definitions_file::save(const vhost_map& vhosts, std::string_view retained) const noexcept {
+bool definitions_file::save(const vhost_map& vhosts, std::string_view retained) const noexcept {
   try {
-    if (const auto e = replace_file(_file, write_definitions(vhosts, retained, true))) {
-      spdlog::error("cannot save the definitions to {}: {}", _file.string(), e.message());
-    }
+    const auto e = replace_file(_file, write_definitions(vhosts, retained, true));
+    if (!e) return true;
+    spdlog::error("cannot save the definitions to {}: {}", _file.string(), e.message());
   } catch (const std::exception& e) {
     spdlog::error("cannot save the definitions to {}: {}", _file.string(), e.what());
   }
+  return false;
 }
 
 }  // namespace haremq::engine::store

@@ -72,7 +72,7 @@ result<recovery> recovery::scan(const std::filesystem::path& directory) {
     if (fd < 0) return std::error_code(errno, std::system_category());
     struct stat st {};
     ::fstat(fd, &st);
-    mapped_file f{path, nullptr, static_cast<std::size_t>(st.st_size), static_cast<std::size_t>(st.st_size)};
+    mapped_file f{path, nullptr, static_cast<std::size_t>(st.st_size), static_cast<std::size_t>(st.st_size), false};
     if (f.size > 0) {
       void* p = ::mmap(nullptr, f.size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (p == MAP_FAILED) {
@@ -204,16 +204,25 @@ publish_fields recovery::fields(const recovered_message& m) const noexcept {
   return p;
 }
 
+bool recovery::remove_segment(std::uint32_t file) {
+  mapped_file& f = _files[file];
+  if (f.removed) return true;
+  std::error_code ec;
+  std::filesystem::remove(f.path, ec);
+  if (ec) {
+    spdlog::error("recovery: cannot delete {}: {}", f.path.string(), ec.message());
+    return false;
+  }
+  f.removed = true;
+  // Its pages too: a mapping keeps a deleted file's space (on tmpfs, its memory) in use.
+  if (f.data != nullptr) ::munmap(const_cast<std::byte*>(f.data), f.mapped);
+  f.data = nullptr;
+  return true;
+}
+
 bool recovery::remove_segments() {
   bool all = true;
-  for (const auto& f : _files) {
-    std::error_code ec;
-    std::filesystem::remove(f.path, ec);
-    if (ec) {
-      spdlog::error("recovery: cannot delete {}: {}", f.path.string(), ec.message());
-      all = false;
-    }
-  }
+  for (std::uint32_t i = 0; i < file_count(); ++i) all = remove_segment(i) && all;
   return all;
 }
 

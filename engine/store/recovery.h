@@ -57,8 +57,13 @@ class recovery {
   std::uint32_t highest_segment() const noexcept { return _highest; }
   // A recovered message's fields (views into the mapped segment).
   publish_fields fields(const recovered_message& m) const noexcept;
-  // Deletes the scanned segments (once their live messages are safely elsewhere); false if one
-  // could not be deleted (its records would meet the new run's, which reuse the seqs).
+  // How many segment files were scanned; a recovered_message's `file` indexes them.
+  std::uint32_t file_count() const noexcept { return static_cast<std::uint32_t>(_files.size()); }
+  // Deletes scanned segment `file` (once its live messages are safely elsewhere) and unmaps it:
+  // its messages' fields are gone then. False if it cannot be deleted (its records would meet
+  // the new run's, which reuse the seqs).
+  [[nodiscard]] bool remove_segment(std::uint32_t file);
+  // Deletes every scanned segment still there.
   [[nodiscard]] bool remove_segments();
 
  private:
@@ -67,6 +72,7 @@ class recovery {
     const std::byte* data = nullptr;
     std::size_t size = 0;    // up to the first record that does not check
     std::size_t mapped = 0;  // the file's size when mapped
+    bool removed = false;
   };
   recovery();
   void scan_file(std::uint32_t index);

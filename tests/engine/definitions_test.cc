@@ -463,6 +463,29 @@ TEST(Definitions, SkipsBuiltInNamesAsRabbitMqDoes) {
   EXPECT_TRUE(s.snapshot().first.at("/").queues.empty());
 }
 
+TEST(Definitions, AFailedSaveStaysFailingUntilARetrySaves) {
+  topology_store s;
+  bool disk_ok = false;
+  int saves = 0;
+  s.set_persistence([&](const vhost_map&, std::string_view) {
+    ++saves;
+    return disk_ok;
+  });
+  queue_declaration d;
+  d.name = "q";
+  d.durable = true;
+  ASSERT_TRUE(std::holds_alternative<queue_record>(s.declare_queue("/", d, worker_id{0}, connection_key{})));
+  EXPECT_TRUE(s.persistence_failing());
+  s.retry_persistence();  // still failing
+  EXPECT_TRUE(s.persistence_failing());
+  disk_ok = true;
+  s.retry_persistence();
+  EXPECT_FALSE(s.persistence_failing());
+  EXPECT_EQ(saves, 3);
+  s.retry_persistence();  // nothing to do
+  EXPECT_EQ(saves, 3);
+}
+
 TEST(Definitions, PersistenceHookFiresOnDurableChangesOnly) {
   topology_store s;
   int saves = 0;
@@ -470,6 +493,7 @@ TEST(Definitions, PersistenceHookFiresOnDurableChangesOnly) {
   s.set_persistence([&](const vhost_map& vhosts, std::string_view retained) {
     ++saves;
     last = write_definitions(vhosts, retained, false);
+    return true;
   });
   auto expect_saves = [&](int n, const char* what) {
     EXPECT_EQ(saves, n) << what;
@@ -536,7 +560,7 @@ TEST_F(DefinitionsFile, SavesAtomicallyAndLoadsBack) {
   const definitions_file file{dir / "definitions.json"};
   topology_store original;
   original.set_persistence(
-      [&file](const vhost_map& vhosts, std::string_view retained) { file.save(vhosts, retained); });
+      [&file](const vhost_map& vhosts, std::string_view retained) { return file.save(vhosts, retained); });
   populate(original);
   ASSERT_TRUE(std::filesystem::exists(file.path()));
   EXPECT_FALSE(std::filesystem::exists(dir / "definitions.json.tmp"));

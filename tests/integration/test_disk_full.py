@@ -5,7 +5,9 @@ Covers: the data directory on a small tmpfs, nearly filled by a file of the test
 with confirms (announcing the connection.blocked capability) sends persistent messages until the
 message log cannot write (ENOSPC): it gets connection.blocked with RabbitMQ's reason "low on
 disk", and no confirm for what is not on disk. The test deletes its file: the log writes again,
-the publisher gets connection.unblocked and every confirm, and a consumer gets every message.
+the publisher gets connection.unblocked and every confirm; after a crash a consumer gets every
+message, and a durable queue declared while the disk was full (its definition saved only once
+space returned) is there.
 Needs root (to mount the tmpfs); skipped otherwise.
 """
 import os
@@ -36,7 +38,8 @@ def setUpModule():
         os.rmdir(_mount)
         _mount = None
         raise unittest.SkipTest('cannot mount a tmpfs: %s' % r.stderr.decode(errors='replace'))
-    broker.setup_module(data_dir=_mount)
+    # 1 MiB segments: the recovery after the crash below needs room for one more segment only.
+    broker.setup_module(['--segment-size', str(1 << 20)], data_dir=_mount)
 
 
 def tearDownModule():
@@ -88,13 +91,19 @@ class DiskFull(broker.BrokerTestCase):
         self.assertEqual(seen['blocked'].args().shortstr(), 'low on disk')
         self.assertLess(confirmed, count, 'everything was confirmed though it cannot all be on disk')
         broker.current().check_alive()
+        # A durable queue declared now: its definition cannot be saved yet; it is once space returns.
+        declared_while_full = broker.unique('declared-while-full')
+        self.pika_connection().channel().queue_declare(declared_while_full, durable=True)
 
         os.remove(filler)
         confirmed, seen = self.read_until(pub, confirmed, lambda c, seen: 'unblocked' in seen and c == count)
         self.assertIn('unblocked', seen)
         self.assertEqual(confirmed, count)
 
+        # Everything confirmed, and the queue declared while full, survive a crash.
+        broker.current().restart(kill=True)
         ch = self.pika_connection().channel()
+        ch.queue_declare(declared_while_full, passive=True)
         got = [struct.unpack('>Q', b[:8])[0] for b in broker.get_all(ch, queue, limit=count + 1)]
         self.assertEqual(got, list(range(count)))
 

@@ -617,7 +617,8 @@ TEST_F(DurableShardTest, RecoverAfterACrashDeliversEverythingAsRedelivered) {
   shard next{worker_id{0}, topology, out2, store.get()};
   queue_record again{queue_id{6}, worker_id{0}, durable_settings("q")};
   again.settings.incarnation = found->incarnation;  // as the definitions file says
-  next.recover(again, r, *found, true);
+  next.create_queue(again);
+  EXPECT_EQ(next.recover(again.id, r, found->messages, 0, r.file_count(), true), found->messages.size());
   ASSERT_TRUE(store->flush_blocking());
   ASSERT_NE(next.find(again.id), nullptr);
   EXPECT_EQ(next.find(again.id)->incarnation(), found->incarnation);
