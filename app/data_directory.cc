@@ -9,19 +9,14 @@
 #include <cstring>
 #include <utility>
 
+#include "base/file_io.h"
+
 namespace haremq::app {
 namespace {
 
 constexpr const char* clean_mark = "clean-shutdown";
 
 }  // namespace
-
-void sync_directory(const std::filesystem::path& dir) noexcept {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
 
 result<data_directory> data_directory::open(const std::filesystem::path& root, std::string& why) {
   std::error_code ec;
@@ -46,7 +41,7 @@ result<data_directory> data_directory::open(const std::filesystem::path& root, s
   }
   // The mark is consumed now, durably: a crash in this run must not pass for a clean stop.
   const bool was_clean = std::filesystem::remove(root / clean_mark, ec);
-  if (was_clean) sync_directory(root);
+  if (was_clean) (void)sync_directory(root);
   return data_directory(root, fd, was_clean);
 }
 
@@ -66,7 +61,7 @@ void data_directory::mark_clean_shutdown() const {
   }
   (void)::fsync(fd);
   ::close(fd);
-  sync_directory(_root);
+  (void)sync_directory(_root);
 }
 
 }  // namespace haremq::app

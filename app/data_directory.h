@@ -22,7 +22,9 @@ class data_directory {
   ~data_directory();
 
   const std::filesystem::path& root() const noexcept { return _root; }
-  std::filesystem::path definitions() const { return _root / "definitions.json"; }
+  std::filesystem::path definitions() const { return definitions_in(_root); }
+  // The definitions file of a data directory, for a reader that does not open it (an export).
+  static std::filesystem::path definitions_in(const std::filesystem::path& root) { return root / "definitions.json"; }
   std::filesystem::path messages() const { return _root / "messages"; }
   // Whether the previous run stopped cleanly (false for a new directory's first run).
   bool previous_run_clean() const noexcept { return _was_clean; }
@@ -36,8 +38,5 @@ class data_directory {
   int _lock_fd = -1;
   bool _was_clean = false;
 };
-
-// fsync of a directory: makes the creation, removal or renaming of its entries durable.
-void sync_directory(const std::filesystem::path& dir) noexcept;
 
 }  // namespace haremq::app

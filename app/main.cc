@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -103,10 +102,10 @@ std::uint16_t bound_port(int fd) {
 // in the data directory is replaced atomically, so a running broker's is read whole).
 int export_definitions(const config& c) {
   haremq::engine::topology_store topology;
-  const haremq::engine::store::definitions_file file(std::filesystem::path(c.data_dir) / "definitions.json");
+  const haremq::engine::store::definitions_file file(haremq::app::data_directory::definitions_in(c.data_dir));
   const auto loaded = file.load(topology, [] { return haremq::engine::worker_id{0}; });
   if (!loaded.ok()) {
-    spdlog::error("cannot load {}: {}", file.path().string(), loaded.error);
+    spdlog::error("{}", loaded.error);  // it names the file
     return 1;
   }
   std::ofstream out(c.export_definitions, std::ios::binary | std::ios::trunc);

@@ -3,25 +3,15 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
-#include <sstream>
 
+#include "base/file_io.h"
 #include "engine/store/definitions.h"
 #include "engine/store/definitions_file.h"
 #include "engine/store/recovery.h"
 
 namespace haremq::app {
 namespace {
-
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream text;
-  text << in.rdbuf();
-  out = text.str();
-  return true;
-}
 
 std::string counts(const engine::store::import_counts& n) {
   return std::to_string(n.vhosts) + " vhosts, " + std::to_string(n.exchanges) + " exchanges, " +
@@ -42,20 +32,16 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
   const engine::store::definitions_file file(dir.definitions());
   const auto loaded = file.load(broker.topology, place);
   if (!loaded.ok()) {
-    why = "cannot load " + file.path().string() + ": " + loaded.error;
+    why = loaded.error;
     return false;
   }
   broker.topology.set_persistence(
       [file](const engine::vhost_map& vhosts, std::string_view retained) { return file.save(vhosts, retained); });
   if (!c.definitions.empty()) {
-    std::string text;
-    if (!read_file(c.definitions, text)) {
-      why = "cannot read the definitions file " + c.definitions;
-      return false;
-    }
-    const auto imported = engine::store::import_definitions(text, broker.topology, place);
+    const auto imported = engine::store::definitions_file(c.definitions)
+                              .load(broker.topology, place, engine::store::definitions_file::if_missing::error);
     if (!imported.ok()) {
-      why = "cannot import " + c.definitions + ": " + imported.error;
+      why = "cannot import " + imported.error;
       return false;
     }
     spdlog::info("imported {} from {}", counts(imported.applied), c.definitions);
@@ -126,11 +112,7 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
       }
     }
   }
-  if (!recovered.remove_segments()) {  // every one went in the loop; this says so
-    why = "cannot delete the message log segments of the previous run in " + dir.messages().string();
-    return false;
-  }
-  sync_directory(dir.messages());
+  (void)sync_directory(dir.messages());
 
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   const auto& stats = recovered.stats();

@@ -33,6 +33,10 @@ struct enqueue_receipt {
   // Another enqueue of the same publish follows to the same worker: this one answers nothing,
   // but if its queue stores the message, the last one's answer waits for the disk too.
   bool more = false;
+  // The same incarnation of the same channel: its receipts cover one another.
+  bool same_channel(const enqueue_receipt& o) const noexcept {
+    return to.connection == o.to.connection && to.channel == o.to.channel && incarnation == o.incarnation;
+  }
 };
 
 // publisher's worker -> queue owner: a routed message.

@@ -20,10 +20,7 @@ void queue::attach_store(store::message_store& s) {
 void queue::restore(const store::publish_fields& f, bool delivered) {
   const store::disk_location stored = _store->append_publish(_store_ref, f);
   message_ref msg;
-  if (_ready.size() < resident_messages) {
-    msg = message_ref(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), true));
-    if (msg) msg->append_body(f.body);
-  }
+  if (_ready.size() < resident_messages) msg = store::to_message(f);
   _ready.push_back(ready_entry{std::move(msg), f.seq, stored, delivered});
   _next_seq = std::max(_next_seq, f.seq + 1);
   _paged_through = std::max(_paged_through, f.seq);
@@ -86,14 +83,18 @@ void queue::forget_stored(std::uint64_t seq, store::disk_location loc, seq_run& 
   _store->release(loc);
 }
 
+void queue::forget_stored(std::uint64_t seq, store::disk_location loc) {
+  seq_run acks(store::record_type::ack);
+  forget_stored(seq, loc, acks);
+  acks.flush(*this);
+}
+
 bool queue::load(ready_entry& e) {
   if (e.msg) return true;
   e.msg = _store->read(e.stored);
   if (e.msg) return true;
   // Unreadable (logged by the store): dropped for good rather than retried forever.
-  seq_run acks(store::record_type::ack);
-  forget_stored(e.seq(), e.stored, acks);
-  acks.flush(*this);
+  forget_stored(e.seq(), e.stored);
   return false;
 }
 
@@ -219,11 +220,7 @@ get_result queue::get(reply_to to, bool no_ack) {
   r.redelivered = e.redelivered();
   r.remaining = static_cast<std::uint32_t>(_ready.size());
   if (no_ack) {
-    if (e.stored) {
-      seq_run acks(store::record_type::ack);
-      forget_stored(e.seq(), e.stored, acks);
-      acks.flush(*this);
-    }
+    if (e.stored) forget_stored(e.seq(), e.stored);
     r.msg = std::move(e.msg);
     return r;
   }

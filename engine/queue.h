@@ -161,6 +161,7 @@ class queue {
   bool load(ready_entry& e);
   // A stored message is gone from the queue: logged as acked (through `acks`) and released.
   void forget_stored(std::uint64_t seq, store::disk_location loc, seq_run& acks);
+  void forget_stored(std::uint64_t seq, store::disk_location loc);  // one alone
   void take_back(unacked_entry& e, bool requeue, seq_run& acks);
   // Loads the head if it is paged out, dropping unreadable ones; false when none is ready.
   bool front_ready();

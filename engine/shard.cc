@@ -61,14 +61,11 @@ void shard::handle(enqueue_cmd&& c) {
 }
 
 void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk) {
-  auto same_channel = [&](const enqueue_receipt& p) {
-    return p.to.connection == r.to.connection && p.to.channel == r.to.channel && p.incarnation == r.incarnation;
-  };
   // Once one of a channel's receipts waits for the disk, the later ones wait behind it (a
   // confirm covers every publish before it), for the same batch unless they bring their own.
   std::uint64_t behind = 0;
   for (const auto& h : _held) {
-    if (same_channel(h.receipt.receipt)) behind = h.batch;
+    if (h.receipt.receipt.same_channel(r)) behind = h.batch;
   }
   if (wait_for_disk || behind != 0) {
     hold_receipt(r, wait_for_disk ? _store->filling_batch() : behind);
@@ -76,9 +73,8 @@ void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk) {
   }
   // A channel's enqueues arrive in order, so the latest seq covers the earlier ones.
   for (auto& pending : _receipts) {
-    auto& p = pending.receipt;
-    if (p.to.connection == r.to.connection && p.to.channel == r.to.channel && p.incarnation == r.incarnation) {
-      p.seq = r.seq;
+    if (pending.receipt.same_channel(r)) {
+      pending.receipt.seq = r.seq;
       return;
     }
   }
@@ -88,7 +84,7 @@ void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk) {
 void shard::hold_receipt(const enqueue_receipt& r, std::uint64_t batch) {
   for (auto it = _held.rbegin(); it != _held.rend() && it->batch == batch; ++it) {
     auto& held = it->receipt.receipt;
-    if (held.to.connection == r.to.connection && held.to.channel == r.to.channel && held.incarnation == r.incarnation) {
+    if (held.same_channel(r)) {
       held.seq = std::max(held.seq, r.seq);
       return;
     }

@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/file_io.h"
+
 namespace haremq::engine::store {
 namespace {
 
@@ -22,15 +24,6 @@ std::error_code write_all(int fd, std::string_view text) {
     text.remove_prefix(static_cast<std::size_t>(n));
   }
   return {};
-}
-
-std::error_code fsync_path(const std::filesystem::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return last_error();
-  std::error_code e;
-  if (::fsync(fd) != 0) e = last_error();
-  ::close(fd);
-  return e;
 }
 
 std::error_code replace_file(const std::filesystem::path& file, std::string_view text) {
@@ -49,14 +42,15 @@ std::error_code replace_file(const std::filesystem::path& file, std::string_view
   }
   // The rename is durable only once the directory entry is.
   const auto directory = file.parent_path();
-  return fsync_path(directory.empty() ? "." : directory, O_RDONLY | O_DIRECTORY);
+  return sync_directory(directory.empty() ? "." : directory);
 }
 
 }  // namespace
 
-import_result definitions_file::load(topology_store& topology, const queue_placement& place) const {
+import_result definitions_file::load(topology_store& topology, const queue_placement& place,
+                                     if_missing missing) const {
   const int fd = ::open(_file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) return {};
+  if (fd < 0 && errno == ENOENT && missing == if_missing::empty) return {};
   import_result failed;
   if (fd < 0) {
     failed.error = "cannot open " + _file.string() + ": " + last_error().message();

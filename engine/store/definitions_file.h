@@ -19,8 +19,12 @@ class definitions_file {
 
   const std::filesystem::path& path() const noexcept { return _file; }
 
-  // Imports the file into `topology`; a missing file is an empty one.
-  [[nodiscard]] import_result load(topology_store& topology, const queue_placement& place) const;
+  // What load() makes of a file that is not there: the data directory's own file is empty
+  // then; a file the user named (--definitions) is an error.
+  enum class if_missing { empty, error };
+  // Imports the file into `topology`. Every error names the file.
+  [[nodiscard]] import_result load(topology_store& topology, const queue_placement& place,
+                                   if_missing missing = if_missing::empty) const;
 
   // Writes the definitions through "<file>.tmp", fsynced and renamed over the file, then
   // fsyncs the directory, so a crash leaves the old file or the new one, never a torn one.

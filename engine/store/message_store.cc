@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "base/assert.h"
+#include "base/file_io.h"
 
 namespace haremq::engine::store {
 namespace {
@@ -17,6 +18,12 @@ namespace {
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
 }  // namespace
+
+message_ref to_message(const publish_fields& f) {
+  message_ref m(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), true));
+  if (m) m->append_body(f.body);
+  return m;
+}
 
 std::filesystem::path segment_directory::file(std::uint32_t segment) const {
   std::array<char, 32> name{};
@@ -32,13 +39,12 @@ message_store::~message_store() {
 }
 
 std::uint32_t message_store::attach_queue(std::string_view vhost, std::string_view name, std::uint64_t incarnation) {
-  _queues.push_back(queue_info{std::string(vhost), std::string(name), incarnation, 0, true});
+  _queues.push_back(queue_info{std::string(vhost), std::string(name), incarnation, 0});
   return static_cast<std::uint32_t>(_queues.size());
 }
 
 void message_store::detach_queue(std::uint32_t ref) {
   queue_info& q = _queues[ref - 1];
-  q.attached = false;
   q.vhost.clear();
   q.name.clear();
 }
@@ -88,9 +94,7 @@ message_store::chunk* message_store::room_for(std::size_t bytes, std::uint32_t r
   chunk& c = _chunks.back();
   if (q.declared_in != _current) {
     q.declared_in = _current;
-    const std::size_t before = c.bytes.size();
-    append_record(c.bytes, queue_fields{ref, q.incarnation, q.vhost, q.name});
-    s.end += c.bytes.size() - before;
+    append_to(s, c, queue_fields{ref, q.incarnation, q.vhost, q.name});
   }
   return &c;
 }
@@ -100,15 +104,13 @@ disk_location message_store::append_publish(std::uint32_t ref, std::uint64_t seq
 }
 
 disk_location message_store::append_publish(std::uint32_t ref, const publish_fields& f) {
-  const std::size_t size = record_size(f);
-  chunk* c = room_for(size, ref);
+  chunk* c = room_for(record_size(f), ref);
   if (c == nullptr) return {};
   segment& s = _segments[_current];
   const disk_location at{_current, static_cast<std::uint32_t>(s.end)};
   publish_fields fields = f;
   fields.ref = ref;
-  append_record(c->bytes, fields);
-  s.end += size;
+  append_to(s, *c, fields);
   ++s.live;
   return at;
 }
@@ -117,9 +119,7 @@ void message_store::append_range(record_type type, std::uint32_t ref, std::uint6
   if (count == 0) return;
   chunk* c = room_for(32, ref);
   if (c == nullptr) return;  // an ack lost to a failing disk: the message may come back once
-  const std::size_t before = c->bytes.size();
-  append_record(c->bytes, type, range_fields{ref, first, count});
-  _segments[_current].end += c->bytes.size() - before;
+  append_to(_segments[_current], *c, type, range_fields{ref, first, count});
 }
 
 void message_store::release(disk_location loc) noexcept {
@@ -184,9 +184,7 @@ message_ref message_store::read(disk_location loc) const {
     spdlog::error("message store: cannot read back the message at segment {} offset {}", loc.segment, loc.offset);
     return {};
   }
-  message_ref m(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), true));
-  if (m) m->append_body(f.body);
-  return m;
+  return to_message(f);
 }
 
 void message_store::flush() {
@@ -194,15 +192,26 @@ void message_store::flush() {
   start_write();
 }
 
-void message_store::start_write() {
+message_store::chunk& message_store::begin_write() {
   chunk& c = _chunks.front();
   if (c.batch == _next_batch) ++_next_batch;  // closes the filling batch: appends start the next
   _in_flight = true;
+  return c;
+}
+
+void message_store::start_write() {
+  chunk& c = begin_write();
   _writer.write_and_sync(_segments[c.segment].fd, std::span<const std::byte>(c.bytes).subspan(c.written),
                          c.offset + c.written);
 }
 
 void message_store::on_written(std::size_t written, std::error_code error) {
+  if (!finish_write(written, error)) return;
+  // The rest of a batch that spans two segments goes at once; a new batch waits for the turn's end.
+  if (!_chunks.empty() && _chunks.front().batch < _next_batch) flush();
+}
+
+bool message_store::finish_write(std::size_t written, std::error_code error) {
   HAREMQ_ASSERT(_in_flight && !_chunks.empty());
   _in_flight = false;
   chunk& c = _chunks.front();
@@ -215,12 +224,11 @@ void message_store::on_written(std::size_t written, std::error_code error) {
                     c.segment, error ? error.message() : std::string("short write"));
     }
     _failing = true;
-    return;
+    return false;
   }
   _failing = false;
   complete_front();
-  // The rest of a batch that spans two segments goes at once; a new batch waits for the turn's end.
-  if (!_chunks.empty() && _chunks.front().batch < _next_batch) flush();
+  return true;
 }
 
 void message_store::complete_front() {
@@ -249,29 +257,11 @@ void message_store::retry() {
 bool message_store::flush_blocking() {
   HAREMQ_ASSERT(!_in_flight);
   while (!_chunks.empty()) {
-    chunk& c = _chunks.front();
-    if (c.batch == _next_batch) ++_next_batch;
-    const int fd = _segments[c.segment].fd;
-    while (c.written < c.bytes.size()) {
-      const ssize_t n = ::pwrite(fd, c.bytes.data() + c.written, c.bytes.size() - c.written,
-                                 static_cast<off_t>(c.offset + c.written));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        spdlog::error("message store: writing segment {} failed: {}", c.segment, last_error().message());
-        _failing = true;
-        return false;
-      }
-      c.written += static_cast<std::size_t>(n);
-    }
-    if (::fdatasync(fd) != 0) {
-      spdlog::error("message store: syncing segment {} failed: {}", c.segment, last_error().message());
-      c.written = 0;  // written again, whole, before the next sync (see on_written)
-      _failing = true;
-      return false;
-    }
-    complete_front();
+    chunk& c = begin_write();
+    const synced_write r = write_and_sync(_segments[c.segment].fd,
+                                          std::span<const std::byte>(c.bytes).subspan(c.written), c.offset + c.written);
+    if (!finish_write(r.written, r.error)) return false;
   }
-  _failing = false;
   return true;
 }
 

@@ -29,6 +29,9 @@
 // counter all workers share (segment_directory).
 namespace haremq::engine::store {
 
+// A stored message's record as a (persistent) message again; nullptr when memory is exhausted.
+message_ref to_message(const publish_fields& f);
+
 // Where a stored message's record starts. Segment 0: not stored.
 struct disk_location {
   std::uint32_t segment = 0;
@@ -129,7 +132,6 @@ class message_store {
     std::string name;
     std::uint64_t incarnation = 0;
     std::uint32_t declared_in = 0;  // the segment whose records already name it
-    bool attached = false;
   };
 
   // The chunk to append `bytes` more to, after rolling to a new segment if they do not fit;
@@ -139,7 +141,18 @@ class message_store {
   static std::size_t queue_record_size(const queue_info& q) noexcept {
     return record_size(queue_fields{0, q.incarnation, q.vhost, q.name});
   }
+  // The front chunk goes to the disk: its batch closes, and it is in flight until finish_write.
+  chunk& begin_write();
   void start_write();
+  // The end of the front chunk's write; false if it failed (failing() is set).
+  bool finish_write(std::size_t written, std::error_code error);
+  // Appends one record to `c`, a chunk of segment `s`, and counts its bytes in the segment.
+  template <class... Fields>
+  static void append_to(segment& s, chunk& c, const Fields&... fields) {
+    const std::size_t before = c.bytes.size();
+    append_record(c.bytes, fields...);
+    s.end += c.bytes.size() - before;
+  }
   void collect_garbage() noexcept;
   void complete_front();
 

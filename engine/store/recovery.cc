@@ -35,7 +35,7 @@ std::uint32_t segment_number(const std::filesystem::path& p) {
   return ec == std::errc{} && end == stem.data() + stem.size() ? n : 0;
 }
 
-void merge(std::vector<seq_range>& ranges) {
+void sort_by_first(std::vector<seq_range>& ranges) {
   std::sort(ranges.begin(), ranges.end(), [](const seq_range& a, const seq_range& b) { return a.first < b.first; });
 }
 
@@ -168,15 +168,13 @@ void recovery::scan_file(std::uint32_t index) {
 
 void recovery::finish() {
   if (!_state) return;
-  for (auto& [_, gathered] : _state->incarnations) {
-    gathering* g = &gathered;
-    auto& msgs = g->queue.messages;
+  const auto by_seq = [](const recovered_message& a, const recovered_message& b) { return a.seq < b.seq; };
+  for (auto& [_, g] : _state->incarnations) {
+    auto& msgs = g.queue.messages;
     // A crash while the last recovery rewrote the messages leaves some twice: same seq.
-    if (!std::is_sorted(msgs.begin(), msgs.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; })) {
-      std::stable_sort(msgs.begin(), msgs.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
-    }
-    merge(g->acked);
-    merge(g->delivered);
+    if (!std::is_sorted(msgs.begin(), msgs.end(), by_seq)) std::stable_sort(msgs.begin(), msgs.end(), by_seq);
+    sort_by_first(g.acked);
+    sort_by_first(g.delivered);
     std::size_t acked_at = 0;
     std::size_t delivered_at = 0;
     std::size_t kept = 0;
@@ -185,12 +183,12 @@ void recovery::finish() {
       recovered_message m = msgs[i];
       if (kept > 0 && m.seq == last_seq) continue;
       last_seq = m.seq;
-      if (covered(g->acked, acked_at, m.seq)) continue;
-      m.delivered = covered(g->delivered, delivered_at, m.seq);
+      if (covered(g.acked, acked_at, m.seq)) continue;
+      m.delivered = covered(g.delivered, delivered_at, m.seq);
       msgs[kept++] = m;
     }
     msgs.resize(kept);
-    if (!msgs.empty()) _queues.push_back(std::move(g->queue));
+    if (!msgs.empty()) _queues.push_back(std::move(g.queue));
   }
   _state.reset();
 }
@@ -218,12 +216,6 @@ bool recovery::remove_segment(std::uint32_t file) {
   if (f.data != nullptr) ::munmap(const_cast<std::byte*>(f.data), f.mapped);
   f.data = nullptr;
   return true;
-}
-
-bool recovery::remove_segments() {
-  bool all = true;
-  for (std::uint32_t i = 0; i < file_count(); ++i) all = remove_segment(i) && all;
-  return all;
 }
 
 }  // namespace haremq::engine::store

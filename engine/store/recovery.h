@@ -63,8 +63,6 @@ class recovery {
   // its messages' fields are gone then. False if it cannot be deleted (its records would meet
   // the new run's, which reuse the seqs).
   [[nodiscard]] bool remove_segment(std::uint32_t file);
-  // Deletes every scanned segment still there.
-  [[nodiscard]] bool remove_segments();
 
  private:
   struct mapped_file {

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "base/file_io.h"
 #include "net/io/errc.h"
 #include "net/io/socket_ops.h"
 #include "net/io/user_data.h"
@@ -237,22 +238,8 @@ void epoll_reactor::poll(std::chrono::milliseconds timeout) {
 }
 
 void epoll_reactor::write_file(int fd, std::span<const std::byte> bytes, std::uint64_t offset, std::uint64_t token) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      file_written(token, done, std::error_code(errno, std::system_category()));
-      return;
-    }
-    if (n == 0) {
-      file_written(token, done, {});
-      return;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  const int synced = ::fdatasync(fd);
-  file_written(token, done, synced == 0 ? std::error_code{} : std::error_code(errno, std::system_category()));
+  const synced_write r = write_and_sync(fd, bytes, offset);
+  file_written(token, r.written, r.error);
 }
 
 }  // namespace haremq::io::detail

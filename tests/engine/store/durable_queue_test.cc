@@ -430,7 +430,7 @@ TEST_F(DurableQueueTest, RestoredMessagesAreDispatchedWithTheirFieldsAndDelivere
   EXPECT_EQ(q->ready_count(), 4u);
   EXPECT_EQ(store->live_messages(), 4u);
   ASSERT_TRUE(store->flush_blocking());
-  ASSERT_TRUE(r.remove_segments());
+  ASSERT_TRUE(remove_all_segments(r));
 
   ASSERT_FALSE(q->add_consumer(consumer(1, 0)));
   q->dispatch(sink);
@@ -465,7 +465,7 @@ TEST_F(DurableQueueTest, RestoreBeyondTheResidentHeadReadsTheRestFromTheStore) {
   auto q = durable_queue("q", found->incarnation);
   for (const auto& m : found->messages) q->restore(r.fields(m), m.delivered);
   ASSERT_TRUE(store->flush_blocking());  // as the broker does before it starts
-  ASSERT_TRUE(r.remove_segments());
+  ASSERT_TRUE(remove_all_segments(r));
   ASSERT_FALSE(q->add_consumer(consumer(1, 0)));
   q->dispatch(sink);
   ASSERT_EQ(sink.got.size(), n);

@@ -6,7 +6,7 @@
 // it, kept once; a torn tail (every truncation of the last segment) cut off with the file
 // truncated; a flipped byte cutting from its record on; damage in an earlier segment not
 // stopping the later ones; empty, garbage and zero-filled files; records naming an unknown
-// queue ref or type; highest_segment(); which files count as segments; remove_segments();
+// queue ref or type; highest_segment(); which files count as segments; remove_segment();
 // stats; the mappings released when the recovery goes.
 // Not yet: a segment that cannot be opened or mapped (needs another user or a full address
 // space), scans of multi-gigabyte logs.
@@ -519,7 +519,7 @@ TEST_F(RecoveryTest, OnlyNumberedSegmentFilesAreScannedAndRemoved) {
   EXPECT_EQ(r->stats().cut_segments, 0u);
   EXPECT_EQ(messages_of(*r, "/", "q"), expect_seqs("q", {1}));
 
-  ASSERT_TRUE(r->remove_segments());
+  ASSERT_TRUE(remove_all_segments(*r));
   EXPECT_FALSE(fs::exists(directory.file(3)));
   EXPECT_FALSE(fs::exists(directory.file(7)));
   for (const char* other : {"notes.txt", "abc.seg", "0.seg", "12.seg.tmp", "99999999999.seg"}) {

@@ -161,6 +161,13 @@ inline const recovered_queue* find_queue(const recovery& r, std::string_view vho
   return nullptr;
 }
 
+// Deletes every segment the recovery scanned, as the broker does file by file.
+[[nodiscard]] inline bool remove_all_segments(recovery& r) {
+  bool all = true;
+  for (std::uint32_t f = 0; f < r.file_count(); ++f) all = r.remove_segment(f) && all;
+  return all;
+}
+
 inline std::vector<seen> messages_of(const recovery& r, std::string_view vhost, std::string_view name,
                                      std::optional<std::uint64_t> incarnation = std::nullopt) {
   std::vector<seen> out;
