@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -103,6 +104,7 @@ std::uint16_t bound_port(int fd) {
 int export_definitions(const config& c) {
   haremq::engine::topology_store topology;
   const haremq::engine::store::definitions_file file(haremq::app::data_directory::definitions_in(c.data_dir));
+  if (std::filesystem::exists(haremq::app::data_directory::definitions_in(c.data_dir))) topology.clear_access();
   const auto loaded = file.load(topology, [] { return haremq::engine::worker_id{0}; });
   if (!loaded.ok()) {
     spdlog::error("{}", loaded.error);  // it names the file

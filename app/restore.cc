@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 
 #include "base/file_io.h"
@@ -30,13 +31,15 @@ bool restore(broker_state& broker, std::vector<std::unique_ptr<worker>>& workers
   };
 
   const engine::store::definitions_file file(dir.definitions());
+  // A definitions file of an earlier run is the whole truth: its users replace the first-boot guest.
+  if (std::filesystem::exists(dir.definitions())) broker.topology.clear_access();
   const auto loaded = file.load(broker.topology, place);
   if (!loaded.ok()) {
     why = loaded.error;
     return false;
   }
   broker.topology.set_persistence(
-      [file](const engine::vhost_map& vhosts, std::string_view retained) { return file.save(vhosts, retained); });
+      [file](const engine::definitions_view& definitions) { return file.save(definitions); });
   if (!c.definitions.empty()) {
     const auto imported = engine::store::definitions_file(c.definitions)
                               .load(broker.topology, place, engine::store::definitions_file::if_missing::error);

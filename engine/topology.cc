@@ -83,7 +83,11 @@ bool exclusive_to_other(const queue_record& q, connection_key connection) {
 
 }  // namespace
 
-topology_store::topology_store() { add_vhost("/"); }
+topology_store::topology_store() {
+  add_vhost("/");
+  put_user({"guest", access::hash_password("guest"), access::hashing::sha256, {"administrator"}});
+  set_permissions("/", "guest", {".*", ".*", ".*"});
+}
 
 bool topology_store::add_vhost(std::string_view name) {
   std::lock_guard lock(_mutex);
@@ -116,6 +120,107 @@ bool topology_store::add_vhost(std::string_view name) {
   changed();
   persist();
   return true;
+}
+
+std::string topology_store::new_queue_name() const {
+  std::lock_guard lock(_mutex);
+  return _generate_name ? _generate_name() : generated_queue_name();
+}
+
+bool topology_store::delete_vhost(std::string_view name, std::vector<queue_record>& queues) {
+  std::lock_guard lock(_mutex);
+  const auto v = _vhosts.find(name);
+  if (v == _vhosts.end()) return false;
+  for (const auto& [_, q] : v->second.queues) queues.push_back(q);
+  _vhosts.erase(v);
+  std::erase_if(_permissions, [&](const auto& kv) { return kv.first.first == name; });
+  changed();
+  access_changed();
+  persist();
+  return true;
+}
+
+std::vector<std::string> topology_store::vhost_names() const {
+  std::lock_guard lock(_mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, _] : _vhosts) names.push_back(name);
+  return names;
+}
+
+std::optional<access::user_record> topology_store::find_user(std::string_view name) const {
+  std::lock_guard lock(_mutex);
+  const auto it = _users.find(name);
+  if (it == _users.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<access::user_record> topology_store::users() const {
+  std::lock_guard lock(_mutex);
+  std::vector<access::user_record> out;
+  for (const auto& [_, u] : _users) out.push_back(u);
+  return out;
+}
+
+void topology_store::put_user(access::user_record user) {
+  std::lock_guard lock(_mutex);
+  const std::string name = user.name;
+  _users.insert_or_assign(name, std::move(user));
+  access_changed();
+  persist();
+}
+
+bool topology_store::delete_user(std::string_view name) {
+  std::lock_guard lock(_mutex);
+  const auto it = _users.find(name);
+  if (it == _users.end()) return false;
+  _users.erase(it);
+  std::erase_if(_permissions, [&](const auto& kv) { return kv.first.second == name; });
+  access_changed();
+  persist();
+  return true;
+}
+
+std::optional<std::string> topology_store::set_permissions(std::string_view vhost, std::string_view user,
+                                                           access::permission_record p) {
+  for (const std::string* pattern : {&p.configure, &p.write, &p.read}) {
+    std::string error;
+    if (!access::valid_pattern(*pattern, error)) return "invalid regular expression '" + *pattern + "': " + error;
+  }
+  std::lock_guard lock(_mutex);
+  if (_vhosts.find(vhost) == _vhosts.end()) return "no_such_vhost: " + std::string(vhost);
+  if (_users.find(user) == _users.end()) return "no_such_user: " + std::string(user);
+  _permissions.insert_or_assign({std::string(vhost), std::string(user)}, std::move(p));
+  access_changed();
+  persist();
+  return std::nullopt;
+}
+
+bool topology_store::clear_permissions(std::string_view vhost, std::string_view user) {
+  std::lock_guard lock(_mutex);
+  if (_permissions.erase({std::string(vhost), std::string(user)}) == 0) return false;
+  access_changed();
+  persist();
+  return true;
+}
+
+std::optional<access::permission_record> topology_store::find_permissions(std::string_view vhost,
+                                                                          std::string_view user) const {
+  std::lock_guard lock(_mutex);
+  const auto it = _permissions.find({std::string(vhost), std::string(user)});
+  if (it == _permissions.end()) return std::nullopt;
+  return it->second;
+}
+
+access::permission_map topology_store::permissions() const {
+  std::lock_guard lock(_mutex);
+  return _permissions;
+}
+
+void topology_store::clear_access() {
+  std::lock_guard lock(_mutex);
+  _users.clear();
+  _permissions.clear();
+  access_changed();
 }
 
 bool topology_store::vhost_exists(std::string_view vhost) const {
@@ -212,7 +317,7 @@ std::variant<queue_record, topology_error> topology_store::declare_queue(std::st
   auto v = _vhosts.find(vhost);
   if (v == _vhosts.end()) return no_queue(vhost, d.name);
   auto& queues = v->second.queues;
-  if (!d.passive && !d.name.empty() && reserved(d.name)) return reserved_name("queue", d.name);
+  if (!d.passive && !d.server_named && !d.name.empty() && reserved(d.name)) return reserved_name("queue", d.name);
   const auto existing = d.name.empty() ? queues.end() : queues.find(d.name);
   if (existing != queues.end()) {
     const queue_record& q = existing->second;
@@ -399,7 +504,7 @@ void topology_store::persist() {
     _unsaved = true;
     return;
   }
-  _save_failing.store(!_save(_vhosts, _retained), std::memory_order_release);
+  _save_failing.store(!_save(definitions_view{_vhosts, _users, _permissions, _retained}), std::memory_order_release);
 }
 
 void topology_store::retry_persistence() {

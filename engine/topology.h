@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/access/access.h"
 #include "engine/binding_table.h"
 #include "engine/command.h"
 #include "engine/exchange_type.h"
@@ -80,6 +81,7 @@ struct exchange_declaration {
 
 struct queue_declaration {
   std::string_view name;  // empty: the server names it
+  bool server_named = false;  // `name` came from new_queue_name(): amq.gen-* is allowed
   bool passive = false;
   bool durable = false;
   bool exclusive = false;
@@ -89,6 +91,14 @@ struct queue_declaration {
 };
 
 enum class binding_kind { queue, exchange };
+
+// Everything the definitions file holds, as the persistence hook sees it (the store's mutex held).
+struct definitions_view {
+  const vhost_map& vhosts;
+  const access::user_map& users;
+  const access::permission_map& permissions;
+  std::string_view retained;
+};
 
 class topology_store {
  public:
@@ -100,6 +110,30 @@ class topology_store {
   bool vhost_exists(std::string_view vhost) const;
   // Adds a vhost with the default and amq.* exchanges; false if it exists already.
   bool add_vhost(std::string_view name);
+  // Removes a vhost with its exchanges, queues and permissions; the queues it held are appended
+  // to `queues` (their owners must drop them). False if there was no such vhost.
+  bool delete_vhost(std::string_view name, std::vector<queue_record>& queues);
+  std::vector<std::string> vhost_names() const;
+
+  // Users and permissions. Every change bumps access_version(), which connections watch to
+  // pick up new rights. A fresh store has RabbitMQ's first-boot state: vhost "/" and user
+  // guest (password guest, administrator) with every right on it.
+  std::uint64_t access_version() const noexcept { return _access_version.load(std::memory_order_acquire); }
+  std::optional<access::user_record> find_user(std::string_view name) const;
+  std::vector<access::user_record> users() const;
+  // Adds or replaces a user (its permissions stay).
+  void put_user(access::user_record user);
+  // Removes a user and its permissions; false if there was none.
+  bool delete_user(std::string_view name);
+  // Sets a user's patterns in a vhost; the error text when the vhost or user is missing or a
+  // pattern does not compile.
+  std::optional<std::string> set_permissions(std::string_view vhost, std::string_view user,
+                                             access::permission_record p);
+  bool clear_permissions(std::string_view vhost, std::string_view user);
+  std::optional<access::permission_record> find_permissions(std::string_view vhost, std::string_view user) const;
+  access::permission_map permissions() const;
+  // Forgets every user and permission: a definitions file that is the whole truth loads next.
+  void clear_access();
 
   // exchange.declare: creates, or checks an existing one is equivalent.
   std::optional<topology_error> declare_exchange(std::string_view vhost, const exchange_declaration& d);
@@ -122,13 +156,15 @@ class topology_store {
                                        std::string_view source, std::string_view routing_key,
                                        amqp::field_table arguments, connection_key connection);
 
+  // A name for a server-named queue ("amq.gen-..."), as declare_queue would choose.
+  std::string new_queue_name() const;
   // Replaces how server-named queues are named (tests replaying a capture use RabbitMQ's).
   void set_name_generator(std::function<std::string()> generate) { _generate_name = std::move(generate); }
 
   // A copy of the whole topology and its version, for a replica.
   std::pair<vhost_map, std::uint64_t> snapshot() const;
 
-  // What a definitions file holds that the store does not model yet (users, permissions,
+  // What a definitions file holds that the store does not model yet (topic permissions,
   // policies, parameters, vhost metadata): a JSON object of those sections, as the last
   // import left it, kept so that an export gives them back.
   std::string retained_definitions() const;
@@ -141,7 +177,7 @@ class topology_store {
   // It returns false when the save failed: the store stays "failing" until retry_persistence()
   // saves it, and meanwhile the broker blocks publishers and holds confirms (a queue declared
   // then must not lose its confirmed messages to a crash).
-  using persistence = std::function<bool(const vhost_map& vhosts, std::string_view retained)>;
+  using persistence = std::function<bool(const definitions_view& definitions)>;
   void set_persistence(persistence save);
   bool persistence_failing() const noexcept { return _save_failing.load(std::memory_order_acquire); }
   void retry_persistence();
@@ -161,6 +197,7 @@ class topology_store {
 
  private:
   void changed() noexcept { _version.fetch_add(1, std::memory_order_acq_rel); }
+  void access_changed() noexcept { _access_version.fetch_add(1, std::memory_order_acq_rel); }
   void persist();  // with the mutex held
 
   mutable std::mutex _mutex;
@@ -170,6 +207,9 @@ class topology_store {
   std::uint32_t _next_queue_id = 1;
   std::function<std::string()> _generate_name;
   std::string _retained;
+  access::user_map _users;
+  access::permission_map _permissions;
+  std::atomic<std::uint64_t> _access_version{1};
   persistence _save;
   int _open_batches = 0;
   bool _unsaved = false;

@@ -9,7 +9,9 @@ packages=(
   liburing-dev libmimalloc-dev libconcurrentqueue-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libxxhash-dev
-  python3 python3-pika librabbitmq-dev
+  libcpp-httplib-dev libssl-dev
+  python3 python3-pika librabbitmq-dev python3-prometheus-client
+  rabbitmq-server chromium
 )
 
 missing=()

@@ -11,6 +11,8 @@ namespace haremq::session {
 namespace {
 
 using amqp::reply_code;
+using engine::access::permission;
+using resource = engine::access::resource_kind;
 
 // Bodies at least this long are sent from the message itself (gathered); shorter ones are
 // copied into the output buffer beside their frame headers, which costs less than an iovec
@@ -73,6 +75,21 @@ std::optional<engine::queue_target> channel::lookup_queue(std::string_view name,
   return engine::queue_target{q.id, q.owner};
 }
 
+channel::method_result channel::refuse_unless(engine::access::permission what, engine::access::resource_kind kind,
+                                              std::string_view name, amqp::method_id method) {
+  if (_connection.permits(what, kind, name)) return std::nullopt;
+  return make_error(reply_code::access_refused,
+                    engine::access::refusal(kind, name, _connection.vhost(), _connection.user()), method);
+}
+
+// RabbitMQ's rule for a binding: write on its destination, read on its source exchange.
+channel::method_result channel::refuse_binding(engine::access::resource_kind destination_kind,
+                                               std::string_view destination, std::string_view source,
+                                               amqp::method_id method) {
+  if (auto refused = refuse_unless(permission::write, destination_kind, destination, method)) return refused;
+  return refuse_unless(permission::read, resource::exchange, source, method);
+}
+
 std::optional<protocol_error> channel::on_method(const amqp::method& m) {
   if (_content.state != content_state::none) return content_expected();
   return std::visit(
@@ -99,6 +116,11 @@ channel::method_result channel::handle(const amqp::channel_flow& m) {
 // --- exchange ---
 
 channel::method_result channel::handle(const amqp::exchange_declare& m) {
+  if (!m.passive) {
+    if (auto refused = refuse_unless(permission::configure, resource::exchange, m.exchange, amqp::exchange_declare::id)) {
+      return refused;
+    }
+  }
   engine::exchange_declaration d{m.exchange, m.type, m.passive, m.durable, m.auto_delete, m.internal, m.arguments};
   if (auto e = _connection.host_ref().topology().declare_exchange(_connection.vhost(), d)) {
     return engine_error(*e, amqp::exchange_declare::id);
@@ -108,6 +130,9 @@ channel::method_result channel::handle(const amqp::exchange_declare& m) {
 }
 
 channel::method_result channel::handle(const amqp::exchange_delete& m) {
+  if (auto refused = refuse_unless(permission::configure, resource::exchange, m.exchange, amqp::exchange_delete::id)) {
+    return refused;
+  }
   if (auto e = _connection.host_ref().topology().delete_exchange(_connection.vhost(), m.exchange, m.if_unused)) {
     return engine_error(*e, amqp::exchange_delete::id);
   }
@@ -116,6 +141,7 @@ channel::method_result channel::handle(const amqp::exchange_delete& m) {
 }
 
 channel::method_result channel::handle(const amqp::exchange_bind& m) {
+  if (auto refused = refuse_binding(resource::exchange, m.destination, m.source, amqp::exchange_bind::id)) return refused;
   if (auto e = _connection.host_ref().topology().bind(_connection.vhost(), engine::binding_kind::exchange,
                                                       m.destination, m.source, m.routing_key, m.arguments,
                                                       _connection.key())) {
@@ -126,6 +152,9 @@ channel::method_result channel::handle(const amqp::exchange_bind& m) {
 }
 
 channel::method_result channel::handle(const amqp::exchange_unbind& m) {
+  if (auto refused = refuse_binding(resource::exchange, m.destination, m.source, amqp::exchange_unbind::id)) {
+    return refused;
+  }
   if (auto e = _connection.host_ref().topology().unbind(_connection.vhost(), engine::binding_kind::exchange,
                                                         m.destination, m.source, m.routing_key, m.arguments,
                                                         _connection.key())) {
@@ -139,7 +168,14 @@ channel::method_result channel::handle(const amqp::exchange_unbind& m) {
 
 channel::method_result channel::handle(const amqp::queue_declare& m) {
   auto& h = _connection.host_ref();
-  engine::queue_declaration d{m.queue, m.passive, m.durable, m.exclusive, m.auto_delete, m.arguments};
+  // A server-named queue's name is chosen first: the user must be allowed to configure it.
+  const std::string name = m.queue.empty() && !m.passive ? h.topology().new_queue_name() : std::string(m.queue);
+  if (!m.passive) {
+    if (auto refused = refuse_unless(permission::configure, resource::queue, name, amqp::queue_declare::id)) {
+      return refused;
+    }
+  }
+  engine::queue_declaration d{name, m.queue.empty(), m.passive, m.durable, m.exclusive, m.auto_delete, m.arguments};
   auto declared = h.topology().declare_queue(_connection.vhost(), d, h.self(), _connection.key());
   if (auto* e = std::get_if<engine::reply_error>(&declared)) return engine_error(*e, amqp::queue_declare::id);
   const auto& record = std::get<engine::queue_record>(declared);
@@ -165,6 +201,7 @@ channel::method_result channel::handle(const amqp::queue_declare& m) {
 }
 
 channel::method_result channel::handle(const amqp::queue_bind& m) {
+  if (auto refused = refuse_binding(resource::queue, m.queue, m.exchange, amqp::queue_bind::id)) return refused;
   if (auto e = _connection.host_ref().topology().bind(_connection.vhost(), engine::binding_kind::queue, m.queue,
                                                       m.exchange, m.routing_key, m.arguments, _connection.key())) {
     return engine_error(*e, amqp::queue_bind::id);
@@ -174,6 +211,7 @@ channel::method_result channel::handle(const amqp::queue_bind& m) {
 }
 
 channel::method_result channel::handle(const amqp::queue_unbind& m) {
+  if (auto refused = refuse_binding(resource::queue, m.queue, m.exchange, amqp::queue_unbind::id)) return refused;
   if (auto e = _connection.host_ref().topology().unbind(_connection.vhost(), engine::binding_kind::queue, m.queue,
                                                         m.exchange, m.routing_key, m.arguments, _connection.key())) {
     return engine_error(*e, amqp::queue_unbind::id);
@@ -183,6 +221,7 @@ channel::method_result channel::handle(const amqp::queue_unbind& m) {
 }
 
 channel::method_result channel::handle(const amqp::queue_purge& m) {
+  if (auto refused = refuse_unless(permission::read, resource::queue, m.queue, amqp::queue_purge::id)) return refused;
   protocol_error error;
   const auto q = lookup_queue(m.queue, amqp::queue_purge::id, error);
   if (!q) return error;
@@ -193,6 +232,9 @@ channel::method_result channel::handle(const amqp::queue_purge& m) {
 }
 
 channel::method_result channel::handle(const amqp::queue_delete& m) {
+  if (auto refused = refuse_unless(permission::configure, resource::queue, m.queue, amqp::queue_delete::id)) {
+    return refused;
+  }
   protocol_error error;
   const auto q = lookup_queue(m.queue, amqp::queue_delete::id, error);
   if (!q) {
@@ -234,6 +276,7 @@ channel::method_result channel::handle(const amqp::basic_consume& m) {
   if (std::any_of(_consumers.begin(), _consumers.end(), [&](const consumer& c) { return c.tag == tag; })) {
     return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'", amqp::basic_consume::id);
   }
+  if (auto refused = refuse_unless(permission::read, resource::queue, m.queue, amqp::basic_consume::id)) return refused;
   protocol_error error;
   const auto q = lookup_queue(m.queue, amqp::basic_consume::id, error);
   if (!q) return error;
@@ -330,6 +373,14 @@ channel::method_result channel::publish_complete() {
   engine::message_ref msg = std::move(_content.msg);
   auto& replica = _connection.host_ref().replica();
   const std::string& exchange = _content.exchange;
+  const auto access_version = _connection.host_ref().topology().access_version();
+  if (exchange != _write_allowed || access_version != _write_allowed_version) {
+    if (auto refused = refuse_unless(permission::write, resource::exchange, exchange, amqp::basic_publish::id)) {
+      return refused;
+    }
+    _write_allowed = exchange;
+    _write_allowed_version = access_version;
+  }
   const engine::exchange_record* x = replica.find_exchange(_connection.vhost(), exchange);
   if (x == nullptr) {
     return make_error(reply_code::not_found, "no exchange '" + exchange + "' in vhost '" + _connection.vhost() + "'",
@@ -418,6 +469,7 @@ void channel::flush_confirms() {
 }
 
 channel::method_result channel::handle(const amqp::basic_get& m) {
+  if (auto refused = refuse_unless(permission::read, resource::queue, m.queue, amqp::basic_get::id)) return refused;
   protocol_error error;
   const auto q = lookup_queue(m.queue, amqp::basic_get::id, error);
   if (!q) return error;

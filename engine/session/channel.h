@@ -134,6 +134,11 @@ class channel {
   void wait_for(pending p);
   void touch(engine::queue_target q);
   std::optional<engine::queue_target> lookup_queue(std::string_view name, amqp::method_id method, protocol_error& error);
+  // RabbitMQ's 403 ACCESS_REFUSED unless the user may do `what` to the named resource.
+  method_result refuse_unless(engine::access::permission what, engine::access::resource_kind kind,
+                              std::string_view name, amqp::method_id method);
+  method_result refuse_binding(engine::access::resource_kind destination_kind, std::string_view destination,
+                               std::string_view source, amqp::method_id method);
   consumer* find_consumer(std::uint32_t number) noexcept;
   engine::reply_to reply_address() const noexcept;
 
@@ -183,6 +188,10 @@ class channel {
   std::vector<std::pair<engine::settle_action, std::vector<unacked>>> _tx_settles;
 
   std::vector<engine::queue_target> _route_scratch;
+  // The exchange the last publish was allowed to write to, and at which access version: most
+  // channels publish to one exchange, so the check is a comparison, not a regex.
+  std::string _write_allowed;
+  std::uint64_t _write_allowed_version = 0;
   std::vector<std::size_t> _last_target_of_owner;  // scratch of route_and_enqueue, by worker id
   std::vector<unacked> _settle_scratch;
 };

@@ -179,13 +179,24 @@ bool connection::authenticate(const amqp::connection_start_ok& m, std::string& m
     return false;
   }
   if (!parsed) return false;
-  for (const auto& account : _host.config().users) {
-    if (account.name == user && account.password == password && (!account.loopback_only || _peer_is_loopback)) {
-      _user = user;
-      return true;
-    }
+  const auto account = _host.topology().find_user(user);
+  if (!account || !engine::access::password_matches(password, account->password_hash, account->algorithm)) return false;
+  const auto& loopback_users = _host.config().loopback_users;
+  if (!_peer_is_loopback && std::find(loopback_users.begin(), loopback_users.end(), user) != loopback_users.end()) {
+    return false;  // RabbitMQ's rule: guest only from localhost
   }
-  return false;
+  _user = user;
+  return true;
+}
+
+bool connection::permits(engine::access::permission what, engine::access::resource_kind kind, std::string_view name) {
+  auto& topology = _host.topology();
+  if (_grant_version != topology.access_version()) {
+    _grant_version = topology.access_version();
+    const auto p = topology.find_permissions(_vhost, _user);
+    _grant.emplace(p ? *p : engine::access::permission_record{});
+  }
+  return _grant->allows(what, kind, name);
 }
 
 bool connection::handle_connection_method(const amqp::method& m) {
@@ -256,6 +267,12 @@ bool connection::handle_connection_method(const amqp::method& m) {
       }
       if (!_host.topology().vhost_exists(open->virtual_host)) {
         fail(make_error(reply_code::not_allowed, "vhost " + std::string(open->virtual_host) + " not found", id), 0);
+        return false;
+      }
+      if (!_host.topology().find_permissions(open->virtual_host, _user)) {
+        fail(make_error(reply_code::not_allowed,
+                        "access to vhost '" + std::string(open->virtual_host) + "' refused for user '" + _user + "'", id),
+             0);
         return false;
       }
       _vhost = open->virtual_host;

@@ -48,6 +48,9 @@ class connection {
   engine::connection_key key() const noexcept { return _key; }
   const std::string& vhost() const noexcept { return _vhost; }
   const std::string& user() const noexcept { return _user; }
+  // Whether the user may do `what` to the named exchange or queue of this connection's vhost;
+  // changes of permissions apply at once.
+  bool permits(engine::access::permission what, engine::access::resource_kind kind, std::string_view name);
   std::uint32_t frame_max() const noexcept { return _frame_max; }
   void resume_reading();
   // Reading goes on only when no reply is awaited, no ring is congested, no alarm blocks.
@@ -106,6 +109,8 @@ class connection {
   state _state = state::header;
   std::string _vhost;
   std::string _user;
+  std::optional<engine::access::grant> _grant;  // the user's rights in _vhost
+  std::uint64_t _grant_version = 0;              // the access_version it was made at
   std::uint16_t _channel_max = 0;
   std::uint32_t _frame_max = amqp::frame_min_size;  // before tune-ok: the spec's minimum
   std::uint16_t _heartbeat = 0;

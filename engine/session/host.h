@@ -43,18 +43,13 @@ struct resource_alarms {
   friend bool operator==(const resource_alarms&, const resource_alarms&) = default;
 };
 
-struct user_account {
-  std::string name;
-  std::string password;
-  bool loopback_only = false;  // RabbitMQ's rule for guest
-};
-
 struct session_config {
   std::uint16_t channel_max = amqp::default_channel_max;
   std::uint32_t frame_max = amqp::default_frame_max;
   std::uint16_t heartbeat = amqp::default_heartbeat;  // seconds, 0: off
   std::uint64_t max_message_size = 128ull * 1024 * 1024;  // RabbitMQ 3.10's default
-  std::vector<user_account> users{{"guest", "guest", true}};
+  // Users who may log in only from a loopback address (RabbitMQ's loopback_users).
+  std::vector<std::string> loopback_users{"guest"};
   std::string product = "HareMQ";
   std::string version = "0.1.0";
   std::string cluster_name = "haremq@localhost";

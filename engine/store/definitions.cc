@@ -34,10 +34,8 @@ struct retained_section {
   std::string_view name;
   std::array<std::string_view, 3> identity;
 };
-constexpr std::array<retained_section, 7> retained_sections{{
-    {"users", {"name"}},
+constexpr std::array<retained_section, 5> retained_sections{{
     {"vhosts", {"name"}},
-    {"permissions", {"user", "vhost"}},
     {"topic_permissions", {"user", "vhost", "exchange"}},
     {"parameters", {"vhost", "component", "name"}},
     {"global_parameters", {"name"}},
@@ -167,6 +165,20 @@ class entry {
     return std::get<std::vector<std::byte>>(std::move(bytes));
   }
 
+  // "tags": an array of strings, or one comma-separated string (both are RabbitMQ's).
+  std::vector<std::string> tags() const {
+    const json* v = member(_fields, "tags");
+    if (v == nullptr || v->is_null()) return {};
+    if (v->is_string()) return access::split_tags(v->get<std::string>());
+    if (!v->is_array()) fail("\"tags\" must be an array or a string");
+    std::vector<std::string> out;
+    for (const auto& t : *v) {
+      if (!t.is_string()) fail("\"tags\" must hold strings");
+      out.push_back(t.get<std::string>());
+    }
+    return out;
+  }
+
   // "vhost", which must exist by now (the "vhosts" section is applied first).
   std::string vhost(const topology_store& topology) const {
     std::string name = text("vhost");
@@ -240,6 +252,25 @@ void apply(const json& doc, topology_store& topology, const queue_placement& pla
     ++applied.vhosts;
   });
   topology.set_retained_definitions(merged_retained(doc, topology.retained_definitions()).dump());
+  for_each_entry(doc, "users", [&](const entry& e) {
+    access::user_record u;
+    u.name = e.text("name");
+    u.password_hash = e.text("password_hash", "");
+    const auto algorithm = access::parse_hashing(e.text("hashing_algorithm", ""));
+    if (!algorithm) e.fail("unknown \"hashing_algorithm\" '" + e.text("hashing_algorithm") + "'");
+    u.algorithm = *algorithm;
+    u.tags = e.tags();
+    topology.put_user(std::move(u));
+    ++applied.users;
+  });
+  for_each_entry(doc, "permissions", [&](const entry& e) {
+    const std::string vhost = e.vhost(topology);
+    if (auto error = topology.set_permissions(vhost, e.text("user"),
+                                              {e.text("configure"), e.text("write"), e.text("read")})) {
+      e.fail(*error);
+    }
+    ++applied.permissions;
+  });
   for_each_entry(doc, "exchanges", [&](const entry& e) {
     const std::string vhost = e.vhost(topology);
     const std::string name = e.text("name");
@@ -316,8 +347,9 @@ table_bytes arguments_from_json(const json& object) {
   }
 }
 
-std::string write_definitions(const vhost_map& vhosts, std::string_view retained_text, bool incarnations) {
-  const json retained = parse_retained(retained_text);
+std::string write_definitions(const definitions_view& d, bool incarnations) {
+  const vhost_map& vhosts = d.vhosts;
+  const json retained = parse_retained(d.retained);
   json doc = json::object();
   doc["rabbit_version"] = rabbitmq_version;
   doc["rabbitmq_version"] = rabbitmq_version;
@@ -326,6 +358,22 @@ std::string write_definitions(const vhost_map& vhosts, std::string_view retained
   for (const auto& section : retained_sections) {
     const json* kept = member(retained, section.name);
     doc[std::string(section.name)] = kept != nullptr && kept->is_array() ? *kept : json::array();
+  }
+  json& users = doc["users"] = json::array();
+  for (const auto& [name, u] : d.users) {
+    users.push_back({{"name", name},
+                     {"password_hash", u.password_hash},
+                     {"hashing_algorithm", access::name_of(u.algorithm)},
+                     {"tags", u.tags},
+                     {"limits", json::object()}});
+  }
+  json& permissions = doc["permissions"] = json::array();
+  for (const auto& [key, p] : d.permissions) {
+    permissions.push_back({{"user", key.second},
+                           {"vhost", key.first},
+                           {"configure", p.configure},
+                           {"write", p.write},
+                           {"read", p.read}});
   }
   // Every vhost, as an import described it (limits, metadata) or with RabbitMQ's defaults.
   const json listed = std::move(doc["vhosts"]);
@@ -394,7 +442,13 @@ std::string write_definitions(const vhost_map& vhosts, std::string_view retained
 }
 
 std::string export_definitions(const topology_store& topology) {
-  return write_definitions(topology.snapshot().first, topology.retained_definitions(), false);
+  const auto vhosts = topology.snapshot().first;
+  const auto users = topology.users();
+  access::user_map by_name;
+  for (const auto& u : users) by_name.emplace(u.name, u);
+  const auto permissions = topology.permissions();
+  const auto retained = topology.retained_definitions();
+  return write_definitions(definitions_view{vhosts, by_name, permissions, retained}, false);
 }
 
 import_result import_definitions(std::string_view json_text, topology_store& topology, const queue_placement& place) {

@@ -15,8 +15,9 @@
 
 // RabbitMQ's definitions JSON (what `rabbitmqctl export_definitions` and the management
 // API's /api/definitions write and read) for the durable part of the topology: vhosts,
-// durable exchanges, durable queues and the bindings between them. Users, permissions,
-// policies and parameters are carried through unread (topology_store::retained_definitions).
+// users and permissions, durable exchanges, durable queues and the bindings between them.
+// Topic permissions, policies and parameters are carried through unread
+// (topology_store::retained_definitions).
 // Free functions; thread-safe as the topology_store they are given is.
 namespace haremq::engine::store {
 
@@ -33,11 +34,11 @@ nlohmann::json arguments_to_json(const amqp::field_table& table);
 using table_bytes = std::variant<std::vector<std::byte>, std::string>;
 [[nodiscard]] table_bytes arguments_from_json(const nlohmann::json& object);
 
-// The definitions document for `vhosts` and the `retained` sections (a JSON object's text;
+// The definitions document for the store's view (its `retained` sections a JSON object's text;
 // empty for none): RabbitMQ 3.10's top-level keys, the durable entities only, the default
 // and amq.* exchanges left out as RabbitMQ leaves them out.
 // `incarnations`: with each durable queue's incarnation (the data directory's own file).
-std::string write_definitions(const vhost_map& vhosts, std::string_view retained, bool incarnations);
+std::string write_definitions(const definitions_view& definitions, bool incarnations);
 std::string export_definitions(const topology_store& topology);
 
 struct import_counts {
@@ -45,6 +46,8 @@ struct import_counts {
   std::size_t exchanges = 0;
   std::size_t queues = 0;
   std::size_t bindings = 0;
+  std::size_t users = 0;
+  std::size_t permissions = 0;
 };
 
 struct import_result {

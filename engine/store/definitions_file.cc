@@ -72,9 +72,9 @@ import_result definitions_file::load(topology_store& topology, const queue_place
   return result;
 }
 
-bool definitions_file::save(const vhost_map& vhosts, std::string_view retained) const noexcept {
+bool definitions_file::save(const definitions_view& definitions) const noexcept {
   try {
-    const auto e = replace_file(_file, write_definitions(vhosts, retained, true));
+    const auto e = replace_file(_file, write_definitions(definitions, true));
     if (!e) return true;
     spdlog::error("cannot save the definitions to {}: {}", _file.string(), e.message());
   } catch (const std::exception& e) {

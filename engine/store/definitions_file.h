@@ -29,7 +29,7 @@ class definitions_file {
   // Writes the definitions through "<file>.tmp", fsynced and renamed over the file, then
   // fsyncs the directory, so a crash leaves the old file or the new one, never a torn one.
   // A failure is logged and the previous file stays; false then. Never throws (the hook's signature).
-  bool save(const vhost_map& vhosts, std::string_view retained) const noexcept;
+  bool save(const definitions_view& definitions) const noexcept;
 
  private:
   std::filesystem::path _file;

@@ -4,7 +4,7 @@
 // written back; clients redeclaring imported queues with their own integer types; errors for
 // malformed files; the persistence hook (durable changes only, one call per import); the
 // definitions file saved atomically and loaded back.
-// Not yet: users, permissions and policies applied (they are only carried through).
+// Users and permissions are applied; policies and parameters are carried through.
 #include "engine/store/definitions.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 
 #include <array>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <set>
 #include <string>
@@ -243,7 +244,15 @@ TEST(Definitions, ExportsOnlyTheDurableTopology) {
                           "queues", "exchanges", "bindings"}) {
     EXPECT_TRUE(doc.contains(key)) << key;
   }
-  EXPECT_EQ(doc["users"], json::array());
+  // A fresh store's only user is RabbitMQ's first-boot guest, with every right on "/".
+  ASSERT_EQ(doc["users"].size(), 1u);
+  EXPECT_EQ(doc["users"][0]["name"], "guest");
+  EXPECT_EQ(doc["users"][0]["tags"], json::parse(R"(["administrator"])"));
+  EXPECT_EQ(doc["users"][0]["hashing_algorithm"], "rabbit_password_hashing_sha256");
+  EXPECT_TRUE(access::password_matches("guest", doc["users"][0]["password_hash"].get<std::string>(),
+                                       access::hashing::sha256));
+  EXPECT_EQ(doc["permissions"],
+            json::parse(R"([{"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}])"));
   EXPECT_EQ(doc["vhosts"], json::parse(R"([
       {"name": "/", "limits": [], "metadata": {"description": "Default virtual host", "tags": []}},
       {"name": "v2", "limits": [], "metadata": {"description": "", "tags": []}}])"));
@@ -389,8 +398,16 @@ TEST(Definitions, ImportsARabbitMq310Export) {
   const json again = json::parse(export_definitions(s));
   for (const char* section : {"users", "permissions", "topic_permissions", "parameters", "global_parameters",
                               "policies", "vhosts"}) {
-    EXPECT_EQ(again[section], file[section]) << section;
+    // The same entries; HareMQ lists users by name and permissions by vhost, then user.
+    std::multiset<std::string> ours, theirs;
+    for (const auto& e : again[section]) ours.insert(e.dump());
+    for (const auto& e : file[section]) theirs.insert(e.dump());
+    EXPECT_EQ(ours, theirs) << section;
   }
+  // The imported users log in with their passwords (guest's is "guest").
+  EXPECT_TRUE(access::password_matches("guest", s.find_user("guest")->password_hash, s.find_user("guest")->algorithm));
+  EXPECT_FALSE(access::password_matches("guesT", s.find_user("guest")->password_hash, s.find_user("guest")->algorithm));
+  EXPECT_EQ(s.find_permissions("v2", "alice"), (access::permission_record{"^alice-.*", ".*", "^read-.*"}));
   EXPECT_EQ(again["queues"].size(), file["queues"].size());
   EXPECT_EQ(again["exchanges"].size(), file["exchanges"].size());
   EXPECT_EQ(again["bindings"].size(), file["bindings"].size());
@@ -404,20 +421,42 @@ TEST(Definitions, ImportsARabbitMq310Export) {
   EXPECT_EQ(json::parse(export_definitions(s)), again);
 }
 
-TEST(Definitions, ImportMergesRetainedSectionsByIdentity) {
+TEST(Definitions, ImportMergesUsersAndPermissionsByIdentity) {
   topology_store s;
-  ASSERT_TRUE(import_definitions(R"({"users": [{"name": "a", "tags": []}, {"name": "b", "tags": []}],
-                                     "permissions": [{"user": "a", "vhost": "/", "read": ".*"}]})",
+  ASSERT_TRUE(import_definitions(R"({"users": [{"name": "a", "password_hash": "", "tags": []},
+                                               {"name": "b", "password_hash": "", "tags": "management"}],
+                                     "permissions": [{"user": "a", "vhost": "/", "configure": "", "write": "", "read": ".*"}]})",
                                  s, on_worker(0))
                   .ok());
-  ASSERT_TRUE(import_definitions(R"({"users": [{"name": "b", "tags": ["administrator"]}, {"name": "c", "tags": []}],
-                                     "permissions": [{"user": "a", "vhost": "/", "read": "^x"}]})",
-                                 s, on_worker(0))
-                  .ok());
+  const auto second = import_definitions(R"({"users": [{"name": "b", "password_hash": "", "tags": ["administrator"]},
+                                               {"name": "c", "password_hash": "", "tags": "monitoring,management"}],
+                                     "permissions": [{"user": "a", "vhost": "/", "configure": "", "write": "", "read": "^x"}]})",
+                                 s, on_worker(0));
+  ASSERT_TRUE(second.ok()) << second.error;
+  EXPECT_EQ(second.applied.users, 2u);
+  EXPECT_EQ(second.applied.permissions, 1u);
   const json doc = json::parse(export_definitions(s));
-  EXPECT_EQ(doc["users"], json::parse(R"([{"name": "a", "tags": []}, {"name": "b", "tags": ["administrator"]},
-                                          {"name": "c", "tags": []}])"));
-  EXPECT_EQ(doc["permissions"], json::parse(R"([{"user": "a", "vhost": "/", "read": "^x"}])"));
+  std::map<std::string, json> tags;
+  for (const auto& u : doc["users"]) tags[u["name"]] = u["tags"];
+  EXPECT_EQ(tags, (std::map<std::string, json>{{"a", json::array()},
+                                               {"b", json::parse(R"(["administrator"])")},
+                                               {"c", json::parse(R"(["monitoring", "management"])")},
+                                               {"guest", json::parse(R"(["administrator"])")}}));
+  EXPECT_EQ(s.find_permissions("/", "a"), (access::permission_record{"", "", "^x"}));
+  // A user without a password hash cannot log in with any password.
+  EXPECT_FALSE(access::password_matches("", s.find_user("a")->password_hash, s.find_user("a")->algorithm));
+}
+
+TEST(Definitions, PermissionsNeedTheirUserVhostAndValidPatterns) {
+  topology_store s;
+  EXPECT_EQ(import_definitions(R"({"permissions": [{"user": "nobody", "vhost": "/", "configure": "", "write": "", "read": ""}]})",
+                               s, on_worker(0)).error,
+            "permissions[0]: no_such_user: nobody");
+  EXPECT_EQ(import_definitions(R"({"permissions": [{"user": "guest", "vhost": "/", "configure": "(", "write": "", "read": ""}]})",
+                               s, on_worker(0)).error.rfind("permissions[0]: invalid regular expression '(': ", 0),
+            0u);
+  EXPECT_EQ(import_definitions(R"({"users": [{"name": "x", "hashing_algorithm": "rot13"}]})", s, on_worker(0)).error,
+            "users[0]: unknown \"hashing_algorithm\" 'rot13'");
 }
 
 TEST(Definitions, MalformedFilesGiveAClearError) {
@@ -467,7 +506,7 @@ TEST(Definitions, AFailedSaveStaysFailingUntilARetrySaves) {
   topology_store s;
   bool disk_ok = false;
   int saves = 0;
-  s.set_persistence([&](const vhost_map&, std::string_view) {
+  s.set_persistence([&](const definitions_view&) {
     ++saves;
     return disk_ok;
   });
@@ -490,9 +529,9 @@ TEST(Definitions, PersistenceHookFiresOnDurableChangesOnly) {
   topology_store s;
   int saves = 0;
   std::string last;
-  s.set_persistence([&](const vhost_map& vhosts, std::string_view retained) {
+  s.set_persistence([&](const definitions_view& d) {
     ++saves;
-    last = write_definitions(vhosts, retained, false);
+    last = write_definitions(d, false);
     return true;
   });
   auto expect_saves = [&](int n, const char* what) {
@@ -560,7 +599,7 @@ TEST_F(DefinitionsFile, SavesAtomicallyAndLoadsBack) {
   const definitions_file file{dir / "definitions.json"};
   topology_store original;
   original.set_persistence(
-      [&file](const vhost_map& vhosts, std::string_view retained) { return file.save(vhosts, retained); });
+      [&file](const definitions_view& d) { return file.save(d); });
   populate(original);
   ASSERT_TRUE(std::filesystem::exists(file.path()));
   EXPECT_FALSE(std::filesystem::exists(dir / "definitions.json.tmp"));
@@ -595,15 +634,18 @@ TEST_F(DefinitionsFile, AFailedSaveKeepsThePreviousFile) {
   topology_store s;
   populate(s);
   const auto [vhosts, _] = s.snapshot();
-  file.save(vhosts, "");
+  const access::user_map no_users;
+  const access::permission_map no_permissions;
+  file.save({vhosts, no_users, no_permissions, ""});
   const std::string before = contents(file.path());
   // A directory where the temporary file should go: the save fails and is only logged.
   std::filesystem::create_directory(dir / "definitions.json.tmp");
   std::filesystem::create_directory(dir / "definitions.json.tmp" / "occupied");
-  file.save(topology_store{}.snapshot().first, "");
+  const auto empty = topology_store{}.snapshot().first;
+  file.save({empty, no_users, no_permissions, ""});
   EXPECT_EQ(contents(file.path()), before);
   // Nor does saving into a directory that does not exist throw.
-  definitions_file{dir / "missing" / "definitions.json"}.save(vhosts, "");
+  definitions_file{dir / "missing" / "definitions.json"}.save({vhosts, no_users, no_permissions, ""});
   EXPECT_FALSE(std::filesystem::exists(dir / "missing"));
 }
 
