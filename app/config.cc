@@ -39,6 +39,8 @@ std::optional<std::string> apply_file(const std::string& path, config& c, std::s
   if (auto v = t["segment-size"].value<std::int64_t>()) c.segment_size = static_cast<std::uint64_t>(*v);
   if (auto v = t["io"].value<std::string>()) io_name = *v;
   if (auto v = t["log-level"].value<std::string>()) c.log_level = *v;
+  if (auto v = t["http-port"].value<std::int64_t>()) c.http_port = static_cast<int>(*v);
+  if (auto v = t["prometheus-port"].value<std::int64_t>()) c.prometheus_port = static_cast<int>(*v);
   if (auto v = t["heartbeat"].value<std::int64_t>()) c.session.heartbeat = static_cast<std::uint16_t>(*v);
   if (auto v = t["frame-max"].value<std::int64_t>()) c.session.frame_max = static_cast<std::uint32_t>(*v);
   if (auto v = t["channel-max"].value<std::int64_t>()) c.session.channel_max = static_cast<std::uint16_t>(*v);
@@ -76,6 +78,12 @@ std::optional<int> parse_command_line(int argc, char** argv, config& out) {
   cli.add_option("--config", out.config_file, "TOML file with the same keys as these flags");
   cli.add_option("--io", io_name, "I/O backend: uring or epoll (uring falls back to epoll)")->capture_default_str();
   cli.add_option("--log-level", out.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  cli.add_option("--http-port", out.http_port, "Management HTTP API, metrics and console port (-1: off, 0: any)")
+      ->check(CLI::Range(-1, 65535))
+      ->capture_default_str();
+  cli.add_option("--prometheus-port", out.prometheus_port, "Port serving only /metrics (-1: off)")
+      ->check(CLI::Range(-1, 65535))
+      ->capture_default_str();
   cli.add_option("--heartbeat", out.session.heartbeat, "Heartbeat interval offered to clients, seconds")
       ->capture_default_str();
   cli.add_option("--frame-max", out.session.frame_max, "Largest frame offered to clients, bytes")

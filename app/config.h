@@ -21,6 +21,10 @@ struct config {
   std::string config_file;
   io::backend io = io::backend::io_uring;
   std::string log_level = "info";
+  // The management port (RabbitMQ's HTTP API, /metrics, the web console); -1: off, 0: any free port.
+  int http_port = 15672;
+  // A second port serving only /metrics, as RabbitMQ's 15692; -1: off.
+  int prometheus_port = -1;
   // The memory alarm: over this many bytes of messages, publishers are blocked. Given as a
   // fraction of the machine's memory (RabbitMQ's vm_memory_high_watermark, 0.4 by default),
   // or in bytes by memory_limit (0: use the fraction).

@@ -20,10 +20,12 @@
 
 #include "app/config.h"
 #include "app/data_directory.h"
+#include "app/management_link.h"
 #include "app/restore.h"
 #include "app/worker.h"
 #include "engine/store/definitions.h"
 #include "engine/store/definitions_file.h"
+#include "mgmt/http_server.h"
 
 namespace {
 
@@ -167,6 +169,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     port = bound_port(fd);
+    broker.amqp_port = port;
 
     const haremq::engine::worker_id id{static_cast<std::uint16_t>(i)};
     auto w = haremq::app::worker::create(id, broker, backend);
@@ -186,6 +189,21 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start on the data directory {}: {}", c.data_dir, why);
     return 1;
   }
+  haremq::app::management_link link(broker, workers, backend);
+  std::vector<std::unique_ptr<haremq::mgmt::http_server>> http;
+  for (const auto& [port_setting, metrics_only] : {std::pair{c.http_port, false}, std::pair{c.prometheus_port, true}}) {
+    if (port_setting < 0) continue;
+    auto server = std::make_unique<haremq::mgmt::http_server>(link, metrics_only);
+    std::string error;
+    if (!server->start(c.bind, static_cast<std::uint16_t>(port_setting), error)) {
+      spdlog::error("cannot serve the {} on {}:{}: {}", metrics_only ? "Prometheus metrics" : "management API", c.bind,
+                    port_setting, error);
+      return 1;
+    }
+    if (!metrics_only) link.set_http_port(server->port());
+    spdlog::info("{} listening on {}:{}", metrics_only ? "Prometheus metrics" : "management API", c.bind, server->port());
+    http.push_back(std::move(server));
+  }
   spdlog::info("haremq {} listening on {}:{}, {} worker{}, io {}, memory limit {} MiB", c.session.version, c.bind, port,
                c.workers, c.workers == 1 ? "" : "s", haremq::io::name_of(backend), broker.memory_limit >> 20);
 
@@ -195,6 +213,7 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("{} received: closing connections and stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  for (auto& server : http) server->stop();  // before the workers stop answering its tasks
   broker.shutting_down.store(true);
   for (auto& w : workers) w->reactor().wake();
   for (auto& t : threads) t.join();

@@ -1,5 +1,6 @@
 #include "app/worker.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +16,7 @@ constexpr auto shutdown_grace = 3s;
 
 std::uint64_t pack(io::conn_id id) noexcept { return (std::uint64_t{id.generation} << 32) | id.slot; }
 
+// Whether an address (the one a client reached) is a loopback one.
 bool is_loopback(const sockaddr_storage& peer) noexcept {
   if (peer.ss_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
@@ -30,6 +32,22 @@ bool is_loopback(const sockaddr_storage& peer) noexcept {
 
 void release_message(void* owner) noexcept { static_cast<engine::message*>(owner)->release(); }
 
+// The address as text and the port of a peer.
+std::pair<std::string, std::uint16_t> address_of(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    return {text, ntohs(in->sin_port)};
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    return {text, ntohs(in6->sin6_port)};
+  }
+  return {"", 0};
+}
+
 }  // namespace
 
 // A connection's way out, over the worker's reactor.
@@ -37,8 +55,12 @@ class worker::socket_transport final : public session::transport {
  public:
   socket_transport(io::reactor& r, io::conn_id id) : _reactor(r), _id(id) {}
   std::span<std::byte> reserve(std::size_t n) override { return _reactor.reserve(_id, n); }
-  void commit(std::size_t used) override { _reactor.commit(_id, used); }
+  void commit(std::size_t used) override {
+    sent_bytes += used;
+    _reactor.commit(_id, used);
+  }
   void send_body(const engine::message_ref& msg, amqp::bytes_view part) override {
+    sent_bytes += part.size();
     msg->retain();
     _reactor.send_external(_id, part, io::keepalive{msg.get(), &release_message});
   }
@@ -46,6 +68,8 @@ class worker::socket_transport final : public session::transport {
   void pause_reading(bool paused) override { _reactor.pause_reading(_id, paused); }
   void close() override { _reactor.close(_id); }
   void abort() override { _reactor.abort(_id); }
+
+  std::uint64_t sent_bytes = 0;
 
  private:
   io::reactor& _reactor;
@@ -61,6 +85,7 @@ worker::worker(engine::worker_id id, broker_state& broker)
   _outgoing.reserve(broker.mailboxes.size());
   for (auto& m : broker.mailboxes) _outgoing.push_back(outgoing{m->make_producer(), {}});
   _now = std::chrono::steady_clock::now();
+  engine::turn_clock::set(_now);
   _next_tick = _now + tick_interval;
 }
 
@@ -85,8 +110,9 @@ worker::client* worker::find(io::conn_id id) noexcept {
   return it == _clients.end() ? nullptr : &it->second;
 }
 
-void worker::on_accept(io::conn_id id, const sockaddr_storage& peer) {
+void worker::on_accept(io::conn_id id, const sockaddr_storage& peer, const sockaddr_storage& reached) {
   _now = std::chrono::steady_clock::now();
+  engine::turn_clock::set(_now);
   if (_broker.shutting_down.load(std::memory_order_relaxed)) {
     _reactor->abort(id);
     return;
@@ -96,7 +122,11 @@ void worker::on_accept(io::conn_id id, const sockaddr_storage& peer) {
   c.id = id;
   c.transport = std::make_unique<socket_transport>(*_reactor, id);
   c.session = std::make_unique<session::connection>(*this, *c.transport, engine::connection_key{_id, local},
-                                                    is_loopback(peer));
+                                                    is_loopback(reached));
+  std::tie(c.peer_host, c.peer_port) = address_of(peer);
+  c.connected_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   if (_alarms_seen.any()) c.session->on_alarms(_alarms_seen);
   _by_conn.emplace(pack(id), local);
   _clients.emplace(local, std::move(c));
@@ -106,7 +136,9 @@ std::size_t worker::on_data(io::conn_id id, std::span<const std::byte> data) {
   client* c = find(id);
   if (c == nullptr) return data.size();
   _now = std::chrono::steady_clock::now();
+  engine::turn_clock::set(_now);
   const std::size_t used = c->session->on_data(data);
+  c->received_bytes += used;
   // What one read produced goes at once, so other workers start on it while this one goes
   // on with its other sockets.
   flush_outgoing();
@@ -155,6 +187,10 @@ void worker::flush_outgoing() {
 }
 
 void worker::handle(engine::command&& c) {
+  if (auto* task = std::get_if<engine::task_cmd>(&c)) {
+    (*task->run)(*this);
+    return;
+  }
   if (const auto to = engine::addressee(c)) {
     const auto it = _clients.find(to->connection.local);
     if (it != _clients.end()) {
@@ -165,6 +201,23 @@ void worker::handle(engine::command&& c) {
     return;
   }
   _shard.handle_command(std::move(c));
+}
+
+session::connection_endpoint worker::endpoint_of(const client& c) const {
+  return session::connection_endpoint{*c.session,         c.peer_host,        c.peer_port,
+                                      _broker.settings.bind, _broker.amqp_port, c.connected_at_ms,
+                                      c.received_bytes,    c.transport->sent_bytes};
+}
+
+void worker::for_each_connection(const std::function<void(const session::connection_endpoint&)>& f) {
+  for (const auto& [_, c] : _clients) f(endpoint_of(c));
+}
+
+void worker::close_connections(const std::function<bool(const session::connection_endpoint&)>& match,
+                               std::string_view reason) {
+  for (auto& [_, c] : _clients) {
+    if (match(endpoint_of(c))) c.session->shutdown(reason);
+  }
 }
 
 void worker::drain_local() {
@@ -180,6 +233,7 @@ void worker::drain_local() {
 
 void worker::on_turn() {
   _now = std::chrono::steady_clock::now();
+  engine::turn_clock::set(_now);
   drain_local();
   constexpr std::size_t most_per_turn = 4096;  // then sockets get their turn
   const std::size_t drained =

@@ -11,6 +11,7 @@
 #include "engine/mailbox.h"
 #include "engine/outbox.h"
 #include "engine/session/connection.h"
+#include "engine/session/worker_context.h"
 #include "engine/shard.h"
 #include "engine/store/message_store.h"
 #include "engine/topology.h"
@@ -36,10 +37,11 @@ struct broker_state {
   // Where the workers' message logs go; the disk alarm is on while any of them cannot write.
   engine::store::segment_directory messages;
   std::atomic<int> failing_stores{0};
+  std::uint16_t amqp_port = 0;  // the port the listeners bound
 };
 
 class worker final : public io::reactor_handler,
-                     public session::host,
+                     public session::worker_context,
                      public engine::outbox,
                      private engine::store::disk_writer {
  public:
@@ -52,7 +54,7 @@ class worker final : public io::reactor_handler,
   void run();
 
   // io::reactor_handler
-  void on_accept(io::conn_id id, const sockaddr_storage& peer) override;
+  void on_accept(io::conn_id id, const sockaddr_storage& peer, const sockaddr_storage& local) override;
   std::size_t on_data(io::conn_id id, std::span<const std::byte> data) override;
   void on_closed(io::conn_id id, std::error_code reason) override;
   void on_turn() override;
@@ -77,6 +79,11 @@ class worker final : public io::reactor_handler,
   bool relieved() const noexcept override;
   void call_until_relieved(engine::connection_key c) override { _relief_waiters.push_back(c.local); }
 
+  // session::worker_context
+  void for_each_connection(const std::function<void(const session::connection_endpoint&)>& f) override;
+  void close_connections(const std::function<bool(const session::connection_endpoint&)>& match,
+                         std::string_view reason) override;
+
  private:
   worker(engine::worker_id id, broker_state& broker);
   class socket_transport;
@@ -84,7 +91,12 @@ class worker final : public io::reactor_handler,
     io::conn_id id;
     std::unique_ptr<socket_transport> transport;
     std::unique_ptr<session::connection> session;
+    std::string peer_host;
+    std::uint16_t peer_port = 0;
+    std::int64_t connected_at_ms = 0;
+    std::uint64_t received_bytes = 0;
   };
+  session::connection_endpoint endpoint_of(const client& c) const;
 
   // engine::store::disk_writer
   void write_and_sync(int fd, std::span<const std::byte> bytes, std::uint64_t offset) override {

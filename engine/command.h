@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <climits>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -11,6 +13,10 @@
 #include "engine/ids.h"
 #include "engine/message.h"
 #include "net/amqp/constants.h"
+
+namespace haremq::session {
+class worker_context;
+}
 
 // The commands workers send each other through their mailboxes. A queue lives on one
 // worker (its owner), a connection and its channels on one worker; everything that crosses
@@ -170,9 +176,15 @@ struct consumer_cancelled_cmd {
   consumer_address consumer;
 };
 
+// management -> a worker: work to run on that worker's thread (gathering its statistics, a
+// purge or a publish asked over HTTP). Rare; shared, so that one task can go to every worker.
+struct task_cmd {
+  std::shared_ptr<const std::function<void(session::worker_context&)>> run;
+};
+
 using command = std::variant<enqueue_cmd, deliver_cmd, settle_cmd, consume_cmd, credit_cmd, cancel_cmd,
                              channel_gone_cmd, get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd,
-                             enqueued_cmd, written_cmd>;
+                             enqueued_cmd, written_cmd, task_cmd>;
 
 // The channel a command is for, when it goes to a connection rather than to a queue.
 inline std::optional<reply_to> addressee(const command& c) noexcept {

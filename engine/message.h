@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/turn_clock.h"
 #include "net/amqp/byte_reader.h"
 #include "net/amqp/properties.h"
 
@@ -39,6 +40,8 @@ class message {
   }
   amqp::bytes_view body() const noexcept { return {body_start(), static_cast<std::size_t>(_body_filled)}; }
   std::uint64_t body_size() const noexcept { return _body_size; }
+  // When the publish arrived (turn_clock), for the latency statistics.
+  std::int64_t published_at() const noexcept { return _published_at; }
   // Decodes the stored properties (views into this message).
   amqp::basic_properties decode_properties() const noexcept;
   bool persistent() const noexcept { return _persistent; }
@@ -64,6 +67,7 @@ class message {
   std::uint32_t _properties_size = 0;
   std::uint64_t _body_size = 0;
   std::uint64_t _body_filled = 0;
+  std::int64_t _published_at = turn_clock::now();
   std::size_t _data_size = 0;
 };
 

@@ -6,6 +6,7 @@ namespace haremq::engine {
 
 bool queue::enqueue(message_ref msg) {
   const std::uint64_t seq = _next_seq++;
+  _stats.on_publish();
   store::disk_location stored;
   if (_store != nullptr && msg->persistent()) stored = _store->append_publish(_store_ref, seq, *msg);
   _ready.push_back(ready_entry{std::move(msg), seq, stored, false});
@@ -186,6 +187,7 @@ void queue::settle(settle_action action, const delivery_ranges& dseqs) {
   dseqs.for_each_newest_first([&](std::uint64_t dseq) {
     unacked_entry* e = find_unacked(dseq);
     if (e == nullptr) return;  // already settled (e.g. the channel went first)
+    if (action == settle_action::ack && e->msg) _stats.on_ack(*e->msg);
     take_back(*e, action == settle_action::requeue, acks);
   });
   if (_store != nullptr) acks.flush(*this);
@@ -219,6 +221,7 @@ get_result queue::get(reply_to to, bool no_ack) {
   _ready.pop_front();
   r.redelivered = e.redelivered();
   r.remaining = static_cast<std::uint32_t>(_ready.size());
+  if (e.msg) _stats.on_delivery(*e.msg, r.redelivered, no_ack, true);
   if (no_ack) {
     if (e.stored) forget_stored(e.seq(), e.stored);
     r.msg = std::move(e.msg);
@@ -279,6 +282,7 @@ void queue::dispatch(delivery_sink& sink) {
       ++chosen->unacked;
       if (chosen->channel_credit != UINT32_MAX) --chosen->channel_credit;
     }
+    _stats.on_delivery(*d.msg, d.redelivered, chosen->no_ack, false);
     sink.deliver(std::move(d));
   }
   if (_store != nullptr) acks.flush(*this);

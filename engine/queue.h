@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/command.h"
+#include "engine/queue_stats.h"
 #include "engine/ids.h"
 #include "engine/message.h"
 #include "engine/store/message_store.h"
@@ -74,6 +75,7 @@ class queue {
   std::uint32_t unacked_count() const noexcept { return _unacked_live; }
   std::uint32_t consumer_count() const noexcept { return static_cast<std::uint32_t>(_consumers.size()); }
   bool ever_consumed() const noexcept { return _ever_consumed; }
+  const queue_stats& stats() const noexcept { return _stats; }
   template <class F>
   void for_each_consumer(F&& f) const {
     for (const auto& c : _consumers) f(c.address);
@@ -171,6 +173,7 @@ class queue {
 
   queue_id _id;
   queue_settings _settings;
+  queue_stats _stats;
   std::uint64_t _next_seq = 1;
   std::deque<ready_entry> _ready;  // sorted by seq
   std::vector<consumer> _consumers;

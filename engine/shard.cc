@@ -199,36 +199,51 @@ void shard::handle(get_cmd&& c) {
   reply(c.reply, std::move(got));
 }
 
-void shard::handle(queue_op_cmd&& c) {
-  queue* q = find(c.queue);
-  if (q == nullptr) {
-    reply(c.reply, missing(c.queue));
-    return;
-  }
+void shard::handle(queue_op_cmd&& c) { reply(c.reply, apply(c.op, c.queue, c.if_unused, c.if_empty)); }
+
+reply_payload shard::apply(queue_op op, queue_id id, bool if_unused, bool if_empty) {
+  queue* q = find(id);
+  if (q == nullptr) return missing(id);
   const auto& s = q->settings();
-  switch (c.op) {
-    case queue_op::declare_check:
-      reply(c.reply, queue_counts{q->ready_count(), q->consumer_count()});
-      return;
-    case queue_op::purge:
-      reply(c.reply, queue_counts{q->purge(), 0});
-      return;
+  switch (op) {
+    case queue_op::declare_check: return queue_counts{q->ready_count(), q->consumer_count()};
+    case queue_op::purge: return queue_counts{q->purge(), 0};
     case queue_op::remove: {
       const std::string where = "queue '" + s.name + "' in vhost '" + s.vhost + "'";
-      if (c.if_unused && q->consumer_count() > 0) {
-        reply(c.reply, reply_error{amqp::reply_code::precondition_failed, "PRECONDITION_FAILED - " + where + " in use"});
-        return;
+      if (if_unused && q->consumer_count() > 0) {
+        return reply_error{amqp::reply_code::precondition_failed, "PRECONDITION_FAILED - " + where + " in use"};
       }
-      if (c.if_empty && q->ready_count() > 0) {
-        reply(c.reply, reply_error{amqp::reply_code::precondition_failed, "PRECONDITION_FAILED - " + where + " not empty"});
-        return;
+      if (if_empty && q->ready_count() > 0) {
+        return reply_error{amqp::reply_code::precondition_failed, "PRECONDITION_FAILED - " + where + " not empty"};
       }
       const std::uint32_t count = q->ready_count();
       remove(*q, true);
-      reply(c.reply, queue_counts{count, 0});
-      return;
+      return queue_counts{count, 0};
     }
   }
+  return missing(id);
+}
+
+std::vector<get_result> shard::fetch(queue_id id, std::size_t count, bool requeue) {
+  std::vector<get_result> out;
+  queue* q = find(id);
+  if (q == nullptr) return out;
+  delivery_ranges taken;
+  while (out.size() < count) {
+    get_result r = q->get(reply_to{}, !requeue);
+    if (!r.msg) break;
+    if (requeue) taken.add(r.dseq);
+    out.push_back(std::move(r));
+  }
+  if (requeue && !out.empty()) {
+    q->settle(settle_action::requeue, taken);
+    q->dispatch(*this);
+  }
+  return out;
+}
+
+void shard::drop(queue_id id) {
+  if (queue* q = find(id)) remove(*q, true);
 }
 
 void shard::remove(queue& q, bool notify_consumers) {

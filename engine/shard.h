@@ -52,6 +52,17 @@ class shard : private queue::delivery_sink {
   void handle(channel_gone_cmd&& c);
   void handle(get_cmd&& c);
   void handle(queue_op_cmd&& c);
+  // A queue operation (declare check, purge, delete) done here and now: the counts, or the error.
+  reply_payload apply(queue_op op, queue_id id, bool if_unused = false, bool if_empty = false);
+  // basic.get for the management API: up to `count` messages, given back to the queue with
+  // redelivered=true when `requeue` (RabbitMQ's ack_requeue_true), or taken for good.
+  std::vector<get_result> fetch(queue_id id, std::size_t count, bool requeue);
+  // Drops a queue already gone from the topology (its vhost was deleted); consumers are told.
+  void drop(queue_id id);
+  template <class F>
+  void for_each_queue(F&& f) const {
+    for (const auto& [_, q] : _queues) f(*q);
+  }
   // Tells publishers which of their enqueues are done: one enqueued_cmd per channel for
   // everything handled since the last call. The worker calls it once a batch is handled.
   void flush_receipts();

@@ -75,6 +75,19 @@ std::optional<engine::queue_target> channel::lookup_queue(std::string_view name,
   return engine::queue_target{q.id, q.owner};
 }
 
+channel_description channel::describe() const {
+  channel_description d;
+  d.number = _number;
+  d.prefetch = _prefetch;
+  d.global_prefetch = _global_prefetch;
+  d.unacked = static_cast<std::uint32_t>(_unacked.size());
+  d.confirm = _confirming;
+  d.unconfirmed = _confirming && _next_publish_seq > _confirmed_upto + 1 ? _next_publish_seq - 1 - _confirmed_upto : 0;
+  d.transactional = _transactional;
+  for (const auto& c : _consumers) d.consumers.push_back({c.tag, c.queue.queue, !c.no_ack, c.prefetch, c.exclusive});
+  return d;
+}
+
 channel::method_result channel::refuse_unless(engine::access::permission what, engine::access::resource_kind kind,
                                               std::string_view name, amqp::method_id method) {
   if (_connection.permits(what, kind, name)) return std::nullopt;
@@ -292,7 +305,7 @@ channel::method_result channel::handle(const amqp::basic_consume& m) {
   c.reply = reply_address();
   _connection.host_ref().outbox().post(q->owner, std::move(c));
   touch(*q);
-  _consumers.push_back(consumer{number, tag, *q, m.no_ack});
+  _consumers.push_back(consumer{number, tag, *q, m.no_ack, _prefetch, m.exclusive});
   wait_for(pending{pending_kind::consume, m.no_wait, m.no_ack, std::move(tag), number});
   return std::nullopt;
 }

@@ -8,6 +8,7 @@
 
 #include "engine/command.h"
 #include "engine/ids.h"
+#include "engine/session/description.h"
 #include "engine/session/reply.h"
 #include "engine/topology.h"
 #include "net/amqp/methods.h"
@@ -23,6 +24,7 @@ class connection;
 
 class channel {
  public:
+  channel_description describe() const;
   // `incarnation` tells this channel from an earlier one of the same number, whose late
   // enqueue receipts must not count here.
   channel(connection& owner, std::uint16_t number, std::uint32_t incarnation);
@@ -69,6 +71,8 @@ class channel {
     std::string tag;
     engine::queue_target queue;
     bool no_ack = false;
+    std::uint16_t prefetch = 0;
+    bool exclusive = false;
     std::uint32_t unreported = 0;  // deliveries written to the output since the queue last heard
     std::uint64_t unreported_bytes = 0;  // ... and their bodies' bytes
   };

@@ -186,7 +186,33 @@ bool connection::authenticate(const amqp::connection_start_ok& m, std::string& m
     return false;  // RabbitMQ's rule: guest only from localhost
   }
   _user = user;
+  _mechanism = m.mechanism;
+  const auto properties = m.client_properties.bytes();
+  _client_properties.assign(properties.begin(), properties.end());
   return true;
+}
+
+connection_description connection::describe() const {
+  connection_description d;
+  d.user = _user;
+  d.vhost = _vhost;
+  switch (_state) {
+    case state::header:
+    case state::start_sent: d.state = "starting"; break;
+    case state::tune_sent: d.state = "tuning"; break;
+    case state::opening: d.state = "opening"; break;
+    case state::open: d.state = _blocked ? "blocked" : "running"; break;
+    case state::closing:
+    case state::closed: d.state = "closing"; break;
+  }
+  d.auth_mechanism = _mechanism;
+  d.client_properties = _client_properties;
+  d.frame_max = _frame_max;
+  d.channel_max = _channel_max;
+  d.heartbeat = _heartbeat;
+  for (const auto& [number, ch] : _channels) d.channels.push_back(ch->describe());
+  std::sort(d.channels.begin(), d.channels.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
+  return d;
 }
 
 bool connection::permits(engine::access::permission what, engine::access::resource_kind kind, std::string_view name) {
@@ -537,11 +563,9 @@ void connection::release_channels() {
   _exclusive_queues.clear();
 }
 
-void connection::shutdown() {
+void connection::shutdown(std::string_view reason) {
   if (_state == state::closed) return;
-  if (_state != state::closing) {
-    fail(make_error(reply_code::connection_forced, "broker forced connection closure with reason 'shutdown'"), 0);
-  }
+  if (_state != state::closing) fail(make_error(reply_code::connection_forced, std::string(reason)), 0);
   _state = state::closed;
   _transport.close();
 }

@@ -12,6 +12,7 @@
 #include "engine/command.h"
 #include "engine/ids.h"
 #include "engine/session/channel.h"
+#include "engine/session/description.h"
 #include "engine/session/host.h"
 #include "engine/session/reply.h"
 #include "net/amqp/frame.h"
@@ -26,6 +27,8 @@ namespace haremq::session {
 
 class connection {
  public:
+  // `peer_is_loopback`: the client reached a loopback address of the broker (RabbitMQ's test for
+  // loopback_users).
   connection(host& h, transport& t, engine::connection_key key, bool peer_is_loopback);
   ~connection();
   connection(const connection&) = delete;
@@ -39,8 +42,10 @@ class connection {
   void on_command(engine::command&& c);
   // The socket is gone: consumers stop, unacked deliveries go back, exclusive queues go.
   void on_closed();
-  // The broker is stopping: connection.close with 320 CONNECTION_FORCED, then the socket closes.
-  void shutdown();
+  // The broker is stopping, or an operator closes it: connection.close with 320
+  // CONNECTION_FORCED and `reason`, then the socket closes.
+  void shutdown(std::string_view reason = "broker forced connection closure with reason 'shutdown'");
+  connection_description describe() const;
 
   // For channels.
   host& host_ref() noexcept { return _host; }
@@ -109,6 +114,8 @@ class connection {
   state _state = state::header;
   std::string _vhost;
   std::string _user;
+  std::string _mechanism;
+  std::vector<std::byte> _client_properties;
   std::optional<engine::access::grant> _grant;  // the user's rights in _vhost
   std::uint64_t _grant_version = 0;              // the access_version it was made at
   std::uint16_t _channel_max = 0;

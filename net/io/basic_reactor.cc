@@ -1,5 +1,7 @@
 #include "net/io/basic_reactor.h"
 
+#include <sys/socket.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,7 +109,11 @@ void basic_reactor::end(connection& c, std::error_code reason, bool graceful) no
 void basic_reactor::add_connection(int fd, const sockaddr_storage& peer) {
   connection& c = _connections.acquire(fd);
   attach(c);
-  _handler.on_accept(c.id, peer);
+  // The address the client reached: RabbitMQ's loopback rule is about it, not the peer's.
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) local = {};
+  _handler.on_accept(c.id, peer, local);
 }
 
 void basic_reactor::deliver(connection& c) {

@@ -51,8 +51,9 @@ struct keepalive {
 class reactor_handler {
  public:
   virtual ~reactor_handler() = default;
-  // A connection was accepted (already non-blocking, TCP_NODELAY set).
-  virtual void on_accept(conn_id id, const sockaddr_storage& peer) = 0;
+  // A connection was accepted (already non-blocking, TCP_NODELAY set) from `peer` on the
+  // broker's address `local`.
+  virtual void on_accept(conn_id id, const sockaddr_storage& peer, const sockaddr_storage& local) = 0;
   // `data` is every byte received on `id` and not yet consumed. Returns how many bytes were
   // consumed from the front; the rest stay buffered and are offered again, with whatever
   // arrives next. Bytes are offered only while reading is not paused.

@@ -12,6 +12,7 @@ Every blocking step is bounded: socket timeouts, deadlines on every loop, and a 
 watchdog around each test (TEST_TIMEOUT seconds) that turns a hung pika call into a failure.
 """
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -78,6 +79,14 @@ class Broker:
                 raise BrokerError('haremq exited with %s at start-up\n%s' % (self.proc.returncode, last))
         raise BrokerError('haremq could not bind a free port in 5 attempts\n' + last)
 
+    @property
+    def http_port(self):
+        """The management port of the running broker (the last start's), from its log line."""
+        if self.external:
+            return int(os.environ['HTTP_PORT']) if 'HTTP_PORT' in os.environ else None
+        found = re.findall(r'management API listening on [^\s]+:(\d+)', self.stderr())
+        return int(found[-1]) if found else None
+
     def data_dir(self):
         return self._data_dir or os.path.join(self.workdir, 'data')
 
@@ -86,6 +95,8 @@ class Broker:
         else 'timeout' or 'exited' (the child is gone then)."""
         args = [binary, '--bind', HOST, '--port', str(self.port), '--data-dir', self.data_dir()]
         args += shlex.split(os.environ.get('HAREMQ_ARGS', '')) + self.extra_args + list(extra)
+        if '--http-port' not in args:
+            args += ['--http-port', '0']  # the management port: any free one, read from the log
         # Appended to: the output of every run of a restarted broker stays in the report.
         # Ready once this run says it listens: after a restart the port may still answer for a
         # moment from the old process's listener (the kernel closes it after the process).

@@ -24,7 +24,7 @@ namespace {
 class echo_handler final : public reactor_handler {
  public:
   reactor* r = nullptr;
-  void on_accept(conn_id, const sockaddr_storage&) override {}
+  void on_accept(conn_id, const sockaddr_storage&, const sockaddr_storage&) override {}
   std::size_t on_data(conn_id id, std::span<const std::byte> data) override {
     r->send(id, data);
     return data.size();

@@ -213,7 +213,7 @@ class test_handler final : public reactor_handler {
   std::function<void(conn_id, std::error_code)> closed_fn;
   std::function<void()> turn_fn;
 
-  void on_accept(conn_id id, const sockaddr_storage& peer) override {
+  void on_accept(conn_id id, const sockaddr_storage& peer, const sockaddr_storage&) override {
     {
       std::lock_guard lock(_mutex);
       _accepted.push_back(id);
@@ -316,7 +316,7 @@ class test_handler final : public reactor_handler {
 
 class null_handler final : public reactor_handler {
  public:
-  void on_accept(conn_id, const sockaddr_storage&) override {}
+  void on_accept(conn_id, const sockaddr_storage&, const sockaddr_storage&) override {}
   std::size_t on_data(conn_id, std::span<const std::byte> data) override { return data.size(); }
   void on_closed(conn_id, std::error_code) override {}
   void on_turn() override {}
