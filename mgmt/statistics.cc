@@ -85,6 +85,10 @@ double rate_tracker::rate(const std::string& key, double value) {
     if (seconds > 0) result = std::max(0.0, (last.value - first.value) / seconds);
   }
   samples.push_back({now, value});
+  // Now and then, forget the keys nobody asked about lately (queues deleted meanwhile).
+  if (++_calls % 4096 == 0) {
+    std::erase_if(_samples, [&](const auto& kv) { return now - kv.second.back().at > rate_window; });
+  }
   return result;
 }
 

@@ -64,6 +64,7 @@ class rate_tracker {
   };
   std::mutex _mutex;
   std::map<std::string, std::deque<sample>, std::less<>> _samples;
+  std::uint64_t _calls = 0;
 };
 
 }  // namespace haremq::mgmt
