@@ -24,6 +24,7 @@
 #include "app/restore.h"
 #include "app/worker.h"
 #include "engine/store/definitions.h"
+#include "engine/turn_clock.h"
 #include "engine/store/definitions_file.h"
 #include "mgmt/http_server.h"
 
@@ -185,6 +186,8 @@ int main(int argc, char** argv) {
     (*w)->reactor().listen(fd);
     workers.push_back(std::move(*w));
   }
+  // Recovered messages are stamped as published now: the time they spent stored is not latency.
+  haremq::engine::turn_clock::set(std::chrono::steady_clock::now());
   if (!haremq::app::restore(broker, workers, *data, c, why)) {
     spdlog::error("cannot start on the data directory {}: {}", c.data_dir, why);
     return 1;

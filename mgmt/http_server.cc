@@ -68,12 +68,12 @@ void send_error(httplib::Response& res, int status, const std::string& error, co
   res.set_content(json{{"error", error}, {"reason", reason}}.dump(), "application/json");
 }
 
-bool matches(const route& r, const std::string& method, const std::vector<std::string>& path) {
+bool pattern_matches(const route& r, const std::vector<std::string>& path) {
   if (r.pattern.size() != path.size()) return false;
   for (std::size_t i = 0; i < path.size(); ++i) {
     if (r.pattern[i] != "*" && r.pattern[i] != path[i]) return false;
   }
-  return r.method == method;
+  return true;
 }
 
 }  // namespace
@@ -93,11 +93,12 @@ struct http_server::state {
     const route* found = nullptr;
     bool path_known = false;
     for (const auto& r : routes) {
-      if (matches(r, req.method, path)) {
+      if (!pattern_matches(r, path)) continue;
+      path_known = true;  // by some method
+      if (r.method == req.method) {
         found = &r;
         break;
       }
-      if (matches(route{req.method, r.pattern, r.needs, {}}, req.method, path)) path_known = true;
     }
     if (found == nullptr) {
       if (path_known) {
