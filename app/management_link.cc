@@ -1,6 +1,9 @@
 #include "app/management_link.h"
 
+#include <unistd.h>
+
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 
 #include "engine/memory_meter.h"
@@ -73,6 +76,13 @@ mgmt::broker_facts management_link::facts() const {
   const auto used = engine::memory_meter::total();
   f.memory_used = used > 0 ? static_cast<std::uint64_t>(used) : 0;
   f.memory_limit = _broker.memory_limit;
+  if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    unsigned long pages = 0, resident = 0;
+    if (std::fscanf(statm, "%lu %lu", &pages, &resident) == 2) {
+      f.resident_bytes = static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    }
+    std::fclose(statm);
+  }
   f.memory_alarm = _broker.memory_alarm.load(std::memory_order_relaxed);
   f.disk_alarm = _broker.failing_stores.load(std::memory_order_relaxed) > 0 || _broker.topology.persistence_failing();
   f.started_at_ms = _started_at_ms;

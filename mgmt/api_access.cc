@@ -38,8 +38,21 @@ void whoami(api_context&, const request& r, response& out) {
 
 // --- vhosts ---
 
-json vhost_json(const std::string& name) {
+// A vhost with its message totals, from the queues of a snapshot.
+json vhost_json(const std::string& name, const broker_snapshot& live) {
+  std::uint64_t ready = 0, unacked = 0;
+  for (const auto& q : live.queues) {
+    if (q.vhost != name) continue;
+    ready += q.ready;
+    unacked += q.unacked;
+  }
   return json{{"name", name},
+              {"messages", ready + unacked},
+              {"messages_details", {{"rate", 0.0}}},
+              {"messages_ready", ready},
+              {"messages_ready_details", {{"rate", 0.0}}},
+              {"messages_unacknowledged", unacked},
+              {"messages_unacknowledged_details", {{"rate", 0.0}}},
               {"description", name == "/" ? "Default virtual host" : ""},
               {"tags", json::array()},
               {"tracing", false},
@@ -48,15 +61,16 @@ json vhost_json(const std::string& name) {
 
 void list_vhosts(api_context& c, const request& r, response& out) {
   json items = json::array();
+  const auto live = gather(c.broker);
   for (const auto& name : c.broker.topology().vhost_names()) {
-    if (may_see_vhost(c, r, name)) items.push_back(vhost_json(name));
+    if (may_see_vhost(c, r, name)) items.push_back(vhost_json(name, live));
   }
   out.set_json(shape_list(r, std::move(items)));
 }
 
 void get_vhost(api_context& c, const request& r, response& out) {
   check_vhost(c, r, r.path[1]);
-  out.set_json(vhost_json(r.path[1]));
+  out.set_json(vhost_json(r.path[1], gather(c.broker)));
 }
 
 void put_vhost(api_context& c, const request& r, response& out) {

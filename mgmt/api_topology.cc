@@ -89,6 +89,7 @@ void put_exchange(api_context& c, const request& r, response& out) {
 
 void delete_exchange(api_context& c, const request& r, response& out) {
   check_vhost(c, r, r.path[1]);
+  find_exchange(c.broker.topology().snapshot().first, r.path[1], exchange_named(r.path[2]));  // 404 if missing
   check_permission(c, r, permission::configure, resource::exchange, r.path[1], r.path[2]);
   if (auto e = c.broker.topology().delete_exchange(r.path[1], r.path[2], r.param("if-unused") == "true")) {
     throw refused(*e);
@@ -474,7 +475,9 @@ void add_binding(api_context& c, const request& r, response& out) {
 
 json find_binding(api_context& c, const request& r, const binding_path& b) {
   for (auto& item : select_bindings(c, b.vhost, b.source, b.kind, b.destination)) {
-    if (item["source"] == b.source && item["properties_key"] == r.path[6]) return item;
+    // The key as listed (form-encoded), or decoded once more, as rabbitmqadmin sends it.
+    const auto& key = item["properties_key"];
+    if (item["source"] == b.source && (key == r.path[6] || key == form_encoded(r.path[6]))) return item;
   }
   throw not_found();
 }

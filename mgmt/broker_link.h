@@ -26,6 +26,7 @@ struct broker_facts {
   std::string io_backend;  // "io_uring" or "epoll"
   unsigned workers = 0;
   std::uint64_t memory_used = 0;   // bytes held by messages
+  std::uint64_t resident_bytes = 0;  // the process's RSS
   std::uint64_t memory_limit = 0;  // the memory alarm's watermark
   bool memory_alarm = false;
   bool disk_alarm = false;

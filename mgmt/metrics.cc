@@ -69,6 +69,8 @@ std::string prometheus_text(api_context& c) {
   }
   out.family("haremq_memory_used_bytes", "gauge", "Bytes held by messages");
   out.sample("haremq_memory_used_bytes", "", static_cast<double>(facts.memory_used));
+  out.family("haremq_process_resident_memory_bytes", "gauge", "The broker process's resident memory");
+  out.sample("haremq_process_resident_memory_bytes", "", static_cast<double>(facts.resident_bytes));
   out.family("haremq_memory_limit_bytes", "gauge", "The memory alarm's watermark");
   out.sample("haremq_memory_limit_bytes", "", static_cast<double>(facts.memory_limit));
   out.family("haremq_alarm", "gauge", "1 while a resource alarm blocks publishers");

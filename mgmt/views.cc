@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <cctype>
+
 #include "engine/store/definitions.h"
 
 namespace haremq::mgmt {
@@ -88,12 +90,31 @@ json exchange_json(const std::string& vhost, const engine::exchange_record& x) {
               {"user_who_performed_action", "rmq-internal"}};
 }
 
+// A routing key as RabbitMQ puts it into a path: form-encoded ("x.#" -> "x.%23", "a b" -> "a+b").
+std::string form_encoded(std::string_view key) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += ch;
+    } else if (ch == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 std::string properties_key(std::string_view routing_key, const std::vector<std::byte>& arguments) {
-  if (arguments.empty()) return routing_key.empty() ? "~" : std::string(routing_key);
+  if (arguments.empty()) return routing_key.empty() ? "~" : form_encoded(routing_key);
   const XXH64_hash_t h = XXH3_64bits(arguments.data(), arguments.size());
   unsigned char bytes[6];
   for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(h >> (8 * i));
-  return std::string(routing_key) + "~" + url_safe_base64(bytes, sizeof bytes);
+  return form_encoded(routing_key) + "~" + url_safe_base64(bytes, sizeof bytes);
 }
 
 json bindings_json(const std::string& vhost, const engine::vhost_record& v) {
@@ -104,7 +125,7 @@ json bindings_json(const std::string& vhost, const engine::vhost_record& v) {
   // The default exchange binds every queue by its name (RabbitMQ lists these too).
   for (const auto& [name, q] : v.queues) {
     out.push_back({{"source", ""}, {"vhost", vhost}, {"destination", name}, {"destination_type", "queue"},
-                   {"routing_key", name}, {"arguments", json::object()}, {"properties_key", name}});
+                   {"routing_key", name}, {"arguments", json::object()}, {"properties_key", properties_key(name, {})}});
   }
   for (const auto& [source, x] : v.exchanges) {
     for (const auto& b : x.bindings) {

@@ -18,6 +18,8 @@ json exchange_json(const std::string& vhost, const engine::exchange_record& x);
 json bindings_json(const std::string& vhost, const engine::vhost_record& v);
 // RabbitMQ's "properties_key" of a binding: the routing key, or key~hash with arguments.
 std::string properties_key(std::string_view routing_key, const std::vector<std::byte>& arguments);
+// Form encoding as RabbitMQ applies it to routing keys in paths ("x.#" -> "x.%23", "a b" -> "a+b").
+std::string form_encoded(std::string_view key);
 
 json connection_json(const connection_snapshot& c);
 json channel_json(const connection_snapshot& c, const session::channel_description& ch);
