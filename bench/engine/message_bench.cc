@@ -126,6 +126,7 @@ class plain_message {
   std::uint32_t _properties_size = 0;
   std::uint64_t _body_size = 0;
   std::uint64_t _body_filled = 0;
+  std::int64_t _published_at = turn_clock::now();
   std::size_t _data_size = 0;
 };
 static_assert(sizeof(plain_message<std_allocator>) == sizeof(message));
