@@ -19,17 +19,17 @@ class latency_histogram {
   static constexpr std::array<double, 14> bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                  0.025,  0.05,    0.1,    0.25,  1,      10,    60};
 
+  // Integer nanoseconds only: a few compares and adds per message.
   void record(std::int64_t nanoseconds) noexcept {
     if (nanoseconds < 0) nanoseconds = 0;
-    const double seconds = static_cast<double>(nanoseconds) * 1e-9;
     std::size_t i = 0;
-    while (i < bounds.size() && seconds > bounds[i]) ++i;
+    while (i < bounds_ns.size() && nanoseconds > bounds_ns[i]) ++i;
     ++_counts[i];
-    _sum += seconds;
+    _sum_ns += static_cast<std::uint64_t>(nanoseconds);
   }
   void merge(const latency_histogram& o) noexcept {
     for (std::size_t i = 0; i < _counts.size(); ++i) _counts[i] += o._counts[i];
-    _sum += o._sum;
+    _sum_ns += o._sum_ns;
   }
   // Observations in bucket i (not cumulative); i == bounds.size() is the overflow bucket.
   std::uint64_t count_in(std::size_t i) const noexcept { return _counts[i]; }
@@ -38,11 +38,16 @@ class latency_histogram {
     for (auto c : _counts) n += c;
     return n;
   }
-  double sum() const noexcept { return _sum; }
+  double sum() const noexcept { return static_cast<double>(_sum_ns) * 1e-9; }  // seconds
 
  private:
+  static constexpr std::array<std::int64_t, bounds.size()> bounds_ns = [] {
+    std::array<std::int64_t, bounds.size()> ns{};
+    for (std::size_t i = 0; i < bounds.size(); ++i) ns[i] = static_cast<std::int64_t>(bounds[i] * 1e9 + 0.5);
+    return ns;
+  }();
   std::array<std::uint64_t, bounds.size() + 1> _counts{};
-  double _sum = 0;
+  std::uint64_t _sum_ns = 0;
 };
 
 struct queue_stats {
