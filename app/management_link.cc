@@ -69,6 +69,7 @@ mgmt::broker_facts management_link::facts() const {
   f.product = _broker.settings.session.product;
   f.version = _broker.settings.session.version;
   f.bind = _broker.settings.bind;
+  f.data_dir = _broker.settings.data_dir;
   f.amqp_port = _broker.amqp_port;
   f.http_port = _http_port;
   f.io_backend = std::string(io::name_of(_backend));

@@ -57,10 +57,12 @@ class worker::socket_transport final : public session::transport {
   std::span<std::byte> reserve(std::size_t n) override { return _reactor.reserve(_id, n); }
   void commit(std::size_t used) override {
     sent_bytes += used;
+    ++writes;
     _reactor.commit(_id, used);
   }
   void send_body(const engine::message_ref& msg, amqp::bytes_view part) override {
     sent_bytes += part.size();
+    ++writes;
     msg->retain();
     _reactor.send_external(_id, part, io::keepalive{msg.get(), &release_message});
   }
@@ -70,6 +72,7 @@ class worker::socket_transport final : public session::transport {
   void abort() override { _reactor.abort(_id); }
 
   std::uint64_t sent_bytes = 0;
+  std::uint64_t writes = 0;
 
  private:
   io::reactor& _reactor;
@@ -139,6 +142,7 @@ std::size_t worker::on_data(io::conn_id id, std::span<const std::byte> data) {
   engine::turn_clock::set(_now);
   const std::size_t used = c->session->on_data(data);
   c->received_bytes += used;
+  ++c->reads;
   // What one read produced goes at once, so other workers start on it while this one goes
   // on with its other sockets.
   flush_outgoing();
@@ -204,9 +208,14 @@ void worker::handle(engine::command&& c) {
 }
 
 session::connection_endpoint worker::endpoint_of(const client& c) const {
-  return session::connection_endpoint{*c.session,         c.peer_host,        c.peer_port,
-                                      _broker.settings.bind, _broker.amqp_port, c.connected_at_ms,
-                                      c.received_bytes,    c.transport->sent_bytes};
+  session::connection_endpoint e{*c.session, c.peer_host, c.peer_port, _broker.settings.bind, _broker.amqp_port};
+  e.connected_at_ms = c.connected_at_ms;
+  e.received_bytes = c.received_bytes;
+  e.sent_bytes = c.transport->sent_bytes;
+  e.reads = c.reads;
+  e.writes = c.transport->writes;
+  e.pending_output = c.transport->pending_output();
+  return e;
 }
 
 void worker::for_each_connection(const std::function<void(const session::connection_endpoint&)>& f) {

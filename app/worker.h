@@ -95,6 +95,7 @@ class worker final : public io::reactor_handler,
     std::uint16_t peer_port = 0;
     std::int64_t connected_at_ms = 0;
     std::uint64_t received_bytes = 0;
+    std::uint64_t reads = 0;
   };
   session::connection_endpoint endpoint_of(const client& c) const;
 

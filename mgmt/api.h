@@ -93,6 +93,8 @@ void check_permission(api_context& c, const request& r, engine::access::permissi
 // Keeps only the "columns" the query names (dotted paths allowed), and pages with "page" and
 // "page_size" as RabbitMQ does. For list answers.
 json shape_list(const request& r, json items);
+// The "columns" of a single object's answer.
+json shape_object(const request& r, json item);
 // A JSON value read as RabbitMQ reads the bodies rabbitmqadmin sends ("true", "5" as strings too).
 bool json_flag(const json& body, std::string_view key, bool fallback);
 long long json_number(const json& body, std::string_view key, long long fallback);

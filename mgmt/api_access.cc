@@ -2,6 +2,7 @@
 #include "engine/shard.h"
 #include "engine/store/definitions.h"
 #include "mgmt/api.h"
+#include "mgmt/views.h"
 
 namespace haremq::mgmt {
 namespace {
@@ -39,22 +40,44 @@ void whoami(api_context&, const request& r, response& out) {
 // --- vhosts ---
 
 // A vhost with its message totals, from the queues of a snapshot.
-json vhost_json(const std::string& name, const broker_snapshot& live) {
-  std::uint64_t ready = 0, unacked = 0;
+json vhost_json(api_context& c, const std::string& name, const broker_snapshot& live) {
+  std::uint64_t ready = 0, unacked = 0, received = 0, sent = 0;
+  engine::queue_stats totals;
   for (const auto& q : live.queues) {
     if (q.vhost != name) continue;
     ready += q.ready;
     unacked += q.unacked;
+    totals.published += q.stats.published;
+    totals.delivered += q.stats.delivered;
+    totals.delivered_no_ack += q.stats.delivered_no_ack;
+    totals.got += q.stats.got;
+    totals.got_no_ack += q.stats.got_no_ack;
+    totals.redelivered += q.stats.redelivered;
+    totals.acked += q.stats.acked;
   }
+  for (const auto& conn : live.connections) {
+    if (conn.session.vhost != name) continue;
+    received += conn.received_bytes;
+    sent += conn.sent_bytes;
+  }
+  const auto metadata = engine::store::metadata_of(c.broker.topology(), name);
+  const std::string key = "vhost/" + name;
   return json{{"name", name},
+              {"default_queue_type", "undefined"},
+              {"metadata", {{"description", metadata.description}, {"tags", metadata.tags}}},
+              {"message_stats", message_stats(c, key, totals)},
+              {"recv_oct", received},
+              {"recv_oct_details", {{"rate", c.rates.rate(key + "/recv_oct", static_cast<double>(received))}}},
+              {"send_oct", sent},
+              {"send_oct_details", {{"rate", c.rates.rate(key + "/send_oct", static_cast<double>(sent))}}},
               {"messages", ready + unacked},
               {"messages_details", {{"rate", 0.0}}},
               {"messages_ready", ready},
               {"messages_ready_details", {{"rate", 0.0}}},
               {"messages_unacknowledged", unacked},
               {"messages_unacknowledged_details", {{"rate", 0.0}}},
-              {"description", name == "/" ? "Default virtual host" : ""},
-              {"tags", json::array()},
+              {"description", metadata.description},
+              {"tags", metadata.tags},
               {"tracing", false},
               {"cluster_state", {{"haremq@localhost", "running"}}}};
 }
@@ -63,18 +86,31 @@ void list_vhosts(api_context& c, const request& r, response& out) {
   json items = json::array();
   const auto live = gather(c.broker);
   for (const auto& name : c.broker.topology().vhost_names()) {
-    if (may_see_vhost(c, r, name)) items.push_back(vhost_json(name, live));
+    if (may_see_vhost(c, r, name)) items.push_back(vhost_json(c, name, live));
   }
   out.set_json(shape_list(r, std::move(items)));
 }
 
 void get_vhost(api_context& c, const request& r, response& out) {
   check_vhost(c, r, r.path[1]);
-  out.set_json(vhost_json(r.path[1], gather(c.broker)));
+  out.set_json(shape_object(r, vhost_json(c, r.path[1], gather(c.broker))));
 }
 
 void put_vhost(api_context& c, const request& r, response& out) {
+  const json body = r.body_json();
   const bool created = c.broker.topology().add_vhost(r.path[1]);
+  if (body.contains("description") || body.contains("tags")) {
+    auto metadata = engine::store::metadata_of(c.broker.topology(), r.path[1]);
+    if (body.contains("description") && body["description"].is_string()) metadata.description = body["description"];
+    if (body.contains("tags") && body["tags"].is_string()) metadata.tags = engine::access::split_tags(body["tags"].get<std::string>());
+    if (body.contains("tags") && body["tags"].is_array()) {
+      metadata.tags.clear();
+      for (const auto& t : body["tags"]) {
+        if (t.is_string()) metadata.tags.push_back(t.get<std::string>());
+      }
+    }
+    engine::store::set_metadata(c.broker.topology(), r.path[1], metadata);
+  }
   // RabbitMQ gives the user who creates a vhost over HTTP every right on it.
   if (created) c.broker.topology().set_permissions(r.path[1], r.user.name, {".*", ".*", ".*"});
   out.status = created ? 201 : 204;
@@ -84,6 +120,7 @@ void delete_vhost(api_context& c, const request& r, response& out) {
   const std::string name = r.path[1];
   std::vector<engine::queue_record> queues;
   if (!c.broker.topology().delete_vhost(name, queues)) throw not_found();
+  engine::store::set_metadata(c.broker.topology(), name, std::nullopt);
   const std::string reason = "vhost '" + name + "' is down";
   c.broker.run_everywhere([name, reason, queues](session::worker_context& w) {
     for (const auto& q : queues) {
@@ -200,13 +237,45 @@ void delete_permission(api_context& c, const request& r, response& out) {
 
 // --- definitions ---
 
-void get_definitions(api_context& c, const request&, response& out) {
-  out.body = engine::store::export_definitions(c.broker.topology());
-  out.content_type = "application/json";
+// GET /api/definitions[/{vhost}]: RabbitMQ's export (transient entities included); one vhost's
+// has only its queues, exchanges, bindings, policies and parameters, without "vhost" keys.
+void get_definitions(api_context& c, const request& r, response& out) {
+  json doc = json::parse(engine::store::export_definitions(c.broker.topology(), true));
+  if (r.path.size() == 2) {
+    check_vhost(c, r, r.path[1]);
+    json one{{"rabbit_version", doc["rabbit_version"]}};
+    for (const char* section : {"queues", "exchanges", "bindings", "policies", "parameters"}) {
+      json items = json::array();
+      for (auto& item : doc[section]) {
+        if (!item.is_object() || item.value("vhost", "") != r.path[1]) continue;
+        item.erase("vhost");
+        items.push_back(std::move(item));
+      }
+      one[section] = std::move(items);
+    }
+    doc = std::move(one);
+  }
+  out.set_json(doc);
+  if (const auto download = r.param("download"); download && !download->empty()) {
+    out.headers.emplace_back("Content-Disposition", "attachment; filename=" + *download);
+  }
 }
 
 void post_definitions(api_context& c, const request& r, response& out) {
-  auto result = engine::store::import_definitions(r.body, c.broker.topology(), [&c] { return c.broker.place_queue(); });
+  std::string text = r.body;
+  if (r.path.size() == 2) {  // into one vhost: its entries name no vhost
+    check_vhost(c, r, r.path[1]);
+    json doc = r.body_json();
+    for (const char* section : {"queues", "exchanges", "bindings", "policies", "parameters"}) {
+      if (!doc.contains(section) || !doc[section].is_array()) continue;
+      for (auto& item : doc[section]) {
+        if (item.is_object()) item["vhost"] = r.path[1];
+      }
+    }
+    for (const char* section : {"users", "vhosts", "permissions", "topic_permissions", "global_parameters"}) doc.erase(section);
+    text = doc.dump();
+  }
+  auto result = engine::store::import_definitions(text, c.broker.topology(), [&c] { return c.broker.place_queue(); });
   create_placed_queues(c);
   if (!result.ok()) throw bad_request(result.error);
   out.status = 204;
@@ -232,6 +301,8 @@ void add_access_routes(std::vector<route>& routes) {
   routes.push_back({"DELETE", {"permissions", "*", "*"}, role::administrator, delete_permission});
   routes.push_back({"GET", {"definitions"}, role::administrator, get_definitions});
   routes.push_back({"POST", {"definitions"}, role::administrator, post_definitions});
+  routes.push_back({"GET", {"definitions", "*"}, role::administrator, get_definitions});
+  routes.push_back({"POST", {"definitions", "*"}, role::administrator, post_definitions});
 }
 
 }  // namespace haremq::mgmt

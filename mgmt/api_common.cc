@@ -1,6 +1,7 @@
 // What the handlers of the three route groups share: requests' parameters and bodies, errors,
 // visibility of vhosts, permission checks, and the shaping of list answers.
 #include <algorithm>
+#include <regex>
 
 #include "mgmt/api.h"
 
@@ -35,7 +36,8 @@ void check_vhost(api_context& c, const request& r, std::string_view vhost) {
 void check_permission(api_context& c, const request& r, engine::access::permission what,
                       engine::access::resource_kind kind, std::string_view vhost, std::string_view name) {
   const auto p = c.broker.topology().find_permissions(vhost, r.user.name);
-  if (!p || !engine::access::grant(*p).allows(what, kind, name)) throw not_authorised("Access refused.");
+  if (!p) throw not_authorised("User not authorised to access virtual host");
+  if (!engine::access::grant(*p).allows(what, kind, name)) throw not_authorised("Access refused.");
 }
 
 namespace {
@@ -54,49 +56,59 @@ const json* at_path(const json& item, std::string_view path) {
   return node;
 }
 
-void put_path(json& out, std::string_view path, const json& value) {
-  json* node = &out;
-  while (true) {
-    const auto dot = path.find('.');
-    const std::string key{path.substr(0, dot)};
-    if (dot == std::string_view::npos) {
-      (*node)[key] = value;
-      return;
-    }
-    node = &(*node)[key];
-    path.remove_prefix(dot + 1);
-  }
-}
-
 }  // namespace
 
+// Keeps the "columns" the query names, when it names some. A dotted column keeps its whole
+// top-level member ("queue_totals.messages" keeps "queue_totals"), as RabbitMQ does.
+json keep_columns(const request& r, json item) {
+  const auto columns = r.param("columns");
+  if (!columns || columns->empty()) return item;
+  json kept = json::object();
+  std::string_view rest = *columns;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string_view column = rest.substr(0, comma);
+    const std::string top{column.substr(0, column.find('.'))};
+    if (item.is_object() && item.contains(top)) kept[top] = item[top];
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return kept;
+}
+
+json shape_object(const request& r, json item) { return keep_columns(r, std::move(item)); }
+
 json shape_list(const request& r, json items) {
+  const auto unfiltered = static_cast<long long>(items.size());
+  // "name": a substring of the name, or a regular expression with use_regex=true.
+  if (const auto name = r.param("name"); name && !name->empty()) {
+    const bool regex = r.param("use_regex") == std::optional<std::string>("true");
+    std::optional<std::regex> pattern;
+    if (regex) {
+      try {
+        pattern.emplace(*name);
+      } catch (const std::regex_error&) {
+        throw bad_request("invalid regular expression: " + *name);
+      }
+    }
+    json kept = json::array();
+    for (auto& item : items) {
+      const std::string n = item.contains("name") && item["name"].is_string() ? item["name"].get<std::string>() : "";
+      if (regex ? std::regex_search(n, *pattern) : n.find(*name) != std::string::npos) kept.push_back(std::move(item));
+    }
+    items = std::move(kept);
+  }
   if (const auto sort = r.param("sort"); sort && !sort->empty()) {
-    const bool reverse = r.param("sort_reverse") == std::optional<std::string>("true");
     std::stable_sort(items.begin(), items.end(), [&](const json& a, const json& b) {
       const json* x = at_path(a, *sort);
       const json* y = at_path(b, *sort);
       const json nx = x ? *x : json(), ny = y ? *y : json();
-      return reverse ? ny < nx : nx < ny;
+      return nx < ny;
     });
+    // Reversed whole, ties included, as RabbitMQ reverses its sorted list.
+    if (r.param("sort_reverse") == std::optional<std::string>("true")) std::reverse(items.begin(), items.end());
   }
-  if (const auto columns = r.param("columns"); columns && !columns->empty()) {
-    std::vector<std::string> wanted;
-    std::string_view rest = *columns;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      wanted.emplace_back(rest.substr(0, comma));
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-    for (auto& item : items) {
-      json kept = json::object();
-      for (const auto& column : wanted) {
-        if (const json* v = at_path(item, column)) put_path(kept, column, *v);
-      }
-      item = std::move(kept);
-    }
-  }
+  for (auto& item : items) item = keep_columns(r, std::move(item));
   const auto page = r.param("page");
   if (!page) return items;
   const long long size = std::max(1LL, std::atoll(r.param("page_size").value_or("100").c_str()));
@@ -114,7 +126,7 @@ json shape_list(const request& r, json items) {
   }
   return json{{"filtered_count", total}, {"item_count", out_items.size()}, {"items", std::move(out_items)},
               {"page", number},          {"page_count", pages},             {"page_size", size},
-              {"total_count", total}};
+              {"total_count", unfiltered}};
 }
 
 bool json_flag(const json& body, std::string_view key, bool fallback) {

@@ -1,5 +1,10 @@
 // The broker at work: /api/overview, /api/nodes, connections, channels, consumers, health checks.
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 
 #include "mgmt/api.h"
 #include "mgmt/views.h"
@@ -9,6 +14,36 @@ namespace {
 
 using engine::access::permission;
 using resource = engine::access::resource_kind;
+
+json exchange_types_json() {
+  json types = json::array();
+  for (const char* type : {"direct", "fanout", "headers", "topic"}) {
+    types.push_back({{"name", type},
+                     {"description", std::string("AMQP ") + type + " exchange, as per the AMQP specification"},
+                     {"enabled", true}});
+  }
+  return types;
+}
+
+json contexts_json(const broker_facts& facts) {
+  return json::array({{{"node", facts.node},
+                       {"description", "HareMQ Management"},
+                       {"path", "/"},
+                       {"ip", facts.bind},
+                       {"port", std::to_string(facts.http_port)},
+                       {"ssl_opts", json::array()}}});
+}
+
+std::uint64_t file_limit() {
+  rlimit limit{};
+  return ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? static_cast<std::uint64_t>(limit.rlim_cur) : 0;
+}
+
+std::uint64_t disk_free(const std::string& directory) {
+  struct statvfs fs {};
+  if (directory.empty() || ::statvfs(directory.c_str(), &fs) != 0) return 0;
+  return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
 
 // The connections the requester may see: all for monitors and administrators, its own otherwise.
 std::vector<const connection_snapshot*> visible_connections(const request& r, const broker_snapshot& s,
@@ -50,11 +85,7 @@ void overview(api_context& c, const request& r, response& out) {
   const auto connections = visible_connections(r, live);
   std::size_t channels = 0;
   for (const auto* conn : connections) channels += conn->session.channels.size();
-  json exchange_types = json::array();
-  for (const char* type : {"direct", "fanout", "headers", "topic"}) {
-    exchange_types.push_back({{"name", type}, {"description", ""}, {"enabled", true}});
-  }
-  out.set_json(json{
+  json answer{
       {"management_version", facts.version},
       {"rates_mode", "basic"},
       {"product_name", facts.product},
@@ -63,8 +94,11 @@ void overview(api_context& c, const request& r, response& out) {
       {"cluster_name", facts.cluster_name},
       {"node", facts.node},
       {"disable_stats", false},
-      {"enable_queue_totals", true},
-      {"exchange_types", exchange_types},
+      {"enable_queue_totals", false},
+      {"release_series_support_status", "supported"},
+      {"sample_retention_policies",
+       {{"global", {600, 3600, 28800, 86400}}, {"basic", {600, 3600}}, {"detailed", {600}}}},
+      {"exchange_types", exchange_types_json()},
       {"io_backend", facts.io_backend},
       {"statistics_db_event_queue", 0},
       {"message_stats", message_stats(c, "overview/" + r.user.name, totals)},
@@ -86,8 +120,25 @@ void overview(api_context& c, const request& r, response& out) {
                      {"socket_opts", json::object()}},
                     {{"node", facts.node}, {"protocol", "http"}, {"ip_address", facts.bind}, {"port", facts.http_port},
                      {"socket_opts", json::object()}}})},
-      {"contexts", json::array({{{"node", facts.node}, {"description", "HareMQ Management"}, {"path", "/"},
-                                  {"port", std::to_string(facts.http_port)}}})}});
+      {"contexts", contexts_json(facts)}};
+  // What RabbitMQ shows only to monitors: the node and its listeners, every consumer.
+  if (!r.user.can_monitor()) {
+    answer.erase("node");
+    answer.erase("listeners");
+    answer.erase("contexts");
+    answer["object_totals"].erase("consumers");
+  }
+  out.set_json(shape_object(r, std::move(answer)));
+}
+
+std::uint64_t open_files() {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
 }
 
 void nodes(api_context& c, const request&, response& out) {
@@ -105,6 +156,21 @@ void nodes(api_context& c, const request&, response& out) {
                                  {"running", true},
                                  {"uptime", now_ms - facts.started_at_ms},
                                  {"processors", facts.workers},
+                                 {"os_pid", std::to_string(::getpid())},
+                                 {"fd_total", file_limit()},
+                                 {"fd_used", open_files()},
+                                 {"sockets_total", file_limit()},
+                                 {"disk_free", disk_free(facts.data_dir)},
+                                 {"disk_free_limit", 0},
+                                 {"rates_mode", "basic"},
+                                 {"exchange_types", exchange_types_json()},
+                                 {"auth_mechanisms", json::array({{{"name", "PLAIN"},
+                                                                   {"description", "SASL PLAIN authentication mechanism"},
+                                                                   {"enabled", true}},
+                                                                  {{"name", "AMQPLAIN"},
+                                                                   {"description", "QPid AMQPLAIN mechanism"},
+                                                                   {"enabled", true}}})},
+                                 {"contexts", contexts_json(facts)},
                                  {"mem_used", facts.resident_bytes},
                                  {"mem_messages", facts.memory_used},
                                  {"mem_limit", facts.memory_limit},
@@ -123,7 +189,7 @@ void connections(api_context& c, const request& r, response& out) {
     check_vhost(c, r, *vhost);
   }
   json items = json::array();
-  for (const auto* conn : visible_connections(r, live, vhost)) items.push_back(connection_json(*conn));
+  for (const auto* conn : visible_connections(r, live, vhost)) items.push_back(connection_json(c, *conn));
   out.set_json(shape_list(r, std::move(items)));
 }
 
@@ -136,7 +202,7 @@ const connection_snapshot* find_connection(const request& r, const broker_snapsh
 
 void connection(api_context& c, const request& r, response& out) {
   const auto live = gather(c.broker);
-  out.set_json(connection_json(*find_connection(r, live, r.path[1])));
+  out.set_json(connection_json(c, *find_connection(r, live, r.path[1])));
 }
 
 void close_connection(api_context& c, const request& r, response& out) {

@@ -19,6 +19,15 @@ std::string exchange_named(const std::string& path_segment) {
   return path_segment == "amq.default" ? std::string() : path_segment;
 }
 
+// 400 with RabbitMQ's list of the keys a body lacks ("[{key_missing,properties},...]").
+void require_keys(const json& body, std::initializer_list<const char*> keys) {
+  std::string missing;
+  for (const char* key : keys) {
+    if (!body.contains(key)) missing += std::string(missing.empty() ? "" : ",") + "{key_missing," + key + "}";
+  }
+  if (!missing.empty()) throw bad_request("[" + missing + "]");
+}
+
 // RabbitMQ's reason for a refused declare or bind: its AMQP text without the "CODE - " prefix.
 api_error refused(const engine::topology_error& e) {
   std::string text = e.text;
@@ -63,7 +72,10 @@ const engine::exchange_record& find_exchange(const engine::vhost_map& vhosts, co
 void get_exchange(api_context& c, const request& r, response& out) {
   check_vhost(c, r, r.path[1]);
   const auto vhosts = c.broker.topology().snapshot().first;
-  out.set_json(exchange_json(r.path[1], find_exchange(vhosts, r.path[1], exchange_named(r.path[2]))));
+  json j = exchange_json(r.path[1], find_exchange(vhosts, r.path[1], exchange_named(r.path[2])));
+  j["incoming"] = json::array();
+  j["outgoing"] = json::array();
+  out.set_json(shape_object(r, std::move(j)));
 }
 
 void put_exchange(api_context& c, const request& r, response& out) {
@@ -72,14 +84,13 @@ void put_exchange(api_context& c, const request& r, response& out) {
   check_vhost(c, r, vhost);
   check_permission(c, r, permission::configure, resource::exchange, vhost, name);
   const json body = r.body_json();
-  const std::string type = body.value("type", "");
-  if (type.empty()) throw bad_request("[{key_missing,type}]");
+  const std::string type = body.contains("type") && body["type"].is_string() ? body["type"].get<std::string>() : "direct";
   const auto arguments = arguments_of(body);
   const bool existed = c.broker.topology().snapshot().first.at(vhost).exchanges.count(name) > 0;
   const engine::exchange_declaration d{name,
                                        type,
                                        false,
-                                       json_flag(body, "durable", true),
+                                       json_flag(body, "durable", false),
                                        json_flag(body, "auto_delete", false),
                                        json_flag(body, "internal", false),
                                        amqp::field_table::trusted(arguments)};
@@ -162,9 +173,7 @@ void publish(api_context& c, const request& r, response& out) {
   check_vhost(c, r, vhost);
   check_permission(c, r, permission::write, resource::exchange, vhost, exchange);
   const json body = r.body_json();
-  if (!body.contains("routing_key") || !body.contains("payload")) {
-    throw bad_request("[{key_missing,routing_key},{key_missing,payload}]");
-  }
+  require_keys(body, {"routing_key", "properties", "payload", "payload_encoding"});
   const std::string routing_key = body["routing_key"].is_string() ? body["routing_key"].get<std::string>() : "";
   const std::string payload = body["payload"].is_string() ? body["payload"].get<std::string>() : "";
   const std::string encoding = body.value("payload_encoding", "string");
@@ -269,7 +278,7 @@ void get_queue(api_context& c, const request& r, response& out) {
   j["consumer_details"] = std::move(details);
   j["deliveries"] = json::array();
   j["incoming"] = json::array();
-  out.set_json(j);
+  out.set_json(shape_object(r, std::move(j)));
 }
 
 void put_queue(api_context& c, const request& r, response& out) {
@@ -282,7 +291,7 @@ void put_queue(api_context& c, const request& r, response& out) {
   const bool existed = c.broker.topology().snapshot().first.at(vhost).queues.count(name) > 0;
   engine::queue_declaration d;
   d.name = name;
-  d.durable = json_flag(body, "durable", true);
+  d.durable = json_flag(body, "durable", false);
   d.auto_delete = json_flag(body, "auto_delete", false);
   d.arguments = amqp::field_table::trusted(arguments);
   const auto owner = c.broker.place_queue();
@@ -376,6 +385,7 @@ void get_messages(api_context& c, const request& r, response& out) {
   const auto q = find_queue(c, r);
   check_permission(c, r, permission::read, resource::queue, r.path[1], r.path[2]);
   const json body = r.body_json();
+  require_keys(body, {"count", "ackmode", "encoding"});
   const std::string ackmode = body.value("ackmode", "");
   const bool requeue = ackmode == "ack_requeue_true" || ackmode == "reject_requeue_true";
   if (!requeue && ackmode != "ack_requeue_false" && ackmode != "reject_requeue_false") {

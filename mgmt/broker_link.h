@@ -21,6 +21,7 @@ struct broker_facts {
   std::string product;
   std::string version;
   std::string bind;
+  std::string data_dir;
   std::uint16_t amqp_port = 0;
   std::uint16_t http_port = 0;
   std::string io_backend;  // "io_uring" or "epoll"

@@ -90,23 +90,39 @@ struct http_server::state {
   void serve_api(const httplib::Request& req, httplib::Response& res) {
     std::vector<std::string> path = segments_of(req.target);
     path.erase(path.begin());  // "api"
+    // HEAD is GET without the body (cpp-httplib drops it).
+    const std::string method = req.method == "HEAD" ? "GET" : req.method;
     const route* found = nullptr;
-    bool path_known = false;
-    for (const auto& r : routes) {
-      if (!pattern_matches(r, path)) continue;
-      path_known = true;  // by some method
-      if (r.method == req.method) {
-        found = &r;
+    std::string allowed;  // the path's methods, for Allow
+    for (const char* m : {"GET", "PUT", "POST", "DELETE"}) {
+      for (const auto& r : routes) {
+        if (r.method != m || !pattern_matches(r, path)) continue;
+        allowed += std::string(allowed.empty() ? "" : ", ") + (r.method == "GET" ? "HEAD, GET" : r.method);
+        if (r.method == method) found = &r;
         break;
       }
     }
+    if (!allowed.empty()) res.set_header("Allow", allowed + ", OPTIONS");
+    if (req.method == "OPTIONS") {
+      res.status = allowed.empty() ? 404 : 200;
+      return;
+    }
     if (found == nullptr) {
-      if (path_known) {
+      if (!allowed.empty()) {
         res.status = 405;
         return;
       }
       send_error(res, 404, "Object Not Found", "Not Found");
       return;
+    }
+    // The API answers JSON only: a client that accepts nothing of the kind gets 406.
+    if (req.has_header("Accept")) {
+      const auto accept = req.get_header_value("Accept");
+      if (accept.find("json") == std::string::npos && accept.find("*/*") == std::string::npos &&
+          accept.find("application/*") == std::string::npos) {
+        res.status = 406;
+        return;
+      }
     }
     const auto credentials = basic_credentials(req);
     if (!credentials) {
@@ -166,7 +182,7 @@ bool http_server::start(const std::string& host, std::uint16_t port, std::string
     _server->Put("/api(/.*)?", api);
     _server->Post("/api(/.*)?", api);
     _server->Delete("/api(/.*)?", api);
-    _server->Options("/api(/.*)?", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+    _server->Options("/api(/.*)?", api);
   }
   for (const auto& asset : _metrics_only ? std::span<const console_asset>{} : console_assets()) {
     const std::string path{asset.path};

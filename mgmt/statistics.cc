@@ -48,6 +48,9 @@ broker_snapshot gather(broker_link& broker) {
       c.connected_at_ms = e.connected_at_ms;
       c.received_bytes = e.received_bytes;
       c.sent_bytes = e.sent_bytes;
+      c.reads = e.reads;
+      c.writes = e.writes;
+      c.pending_output = e.pending_output;
       c.session = e.session.describe();
       connections.push_back(std::move(c));
     });

@@ -39,6 +39,9 @@ struct connection_snapshot {
   std::int64_t connected_at_ms = 0;
   std::uint64_t received_bytes = 0;
   std::uint64_t sent_bytes = 0;
+  std::uint64_t reads = 0;   // socket reads that brought data
+  std::uint64_t writes = 0;  // frames and bodies queued for sending
+  std::uint64_t pending_output = 0;
   session::connection_description session;
 };
 

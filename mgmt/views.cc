@@ -68,6 +68,11 @@ json queue_json(api_context& c, const engine::queue_record& q, const queue_snaps
          {"operator_policy", nullptr},
          {"effective_policy_definition", json::object()},
          {"exclusive_consumer_tag", nullptr},
+         {"head_message_timestamp", nullptr},
+         // Every consumer can take a message at once unless its window is full: HareMQ does not
+         // measure how often that happens, so a queue with consumers reports full capacity.
+         {"consumer_capacity", live && live->consumers > 0 ? json(1.0) : json(0)},
+         {"consumer_utilisation", live && live->consumers > 0 ? json(1.0) : json(0)},
          {"single_active_consumer_tag", nullptr},
          {"messages", ready + unacked},
          {"messages_ready", ready},
@@ -145,7 +150,7 @@ json bindings_json(const std::string& vhost, const engine::vhost_record& v) {
   return out;
 }
 
-json connection_json(const connection_snapshot& c) {
+json connection_json(api_context& api, const connection_snapshot& c) {
   const auto& s = c.session;
   json properties = s.client_properties.empty() ? json::object() : arguments_json(s.client_properties);
   std::string provided;
@@ -174,7 +179,19 @@ json connection_json(const connection_snapshot& c) {
               {"client_properties", properties},
               {"user_provided_name", provided.empty() ? json(nullptr) : json(provided)},
               {"recv_oct", c.received_bytes},
-              {"send_oct", c.sent_bytes}};
+              {"recv_oct_details", {{"rate", api.rates.rate("connection/" + c.name + "/recv", double(c.received_bytes))}}},
+              {"recv_cnt", c.reads},
+              {"send_oct", c.sent_bytes},
+              {"send_oct_details", {{"rate", api.rates.rate("connection/" + c.name + "/send", double(c.sent_bytes))}}},
+              {"send_cnt", c.writes},
+              {"send_pend", c.pending_output},
+              {"ssl_protocol", nullptr},
+              {"ssl_cipher", nullptr},
+              {"ssl_hash", nullptr},
+              {"ssl_key_exchange", nullptr},
+              {"peer_cert_issuer", nullptr},
+              {"peer_cert_subject", nullptr},
+              {"peer_cert_validity", nullptr}};
 }
 
 json channel_json(const connection_snapshot& c, const session::channel_description& ch) {
@@ -183,6 +200,7 @@ json channel_json(const connection_snapshot& c, const session::channel_descripti
               {"number", ch.number},
               {"node", "haremq@localhost"},
               {"user", c.session.user},
+              {"user_who_performed_action", c.session.user},
               {"vhost", c.session.vhost},
               {"connection_details", {{"name", c.name}, {"peer_host", c.peer_host}, {"peer_port", c.peer_port}}},
               {"state", "running"},

@@ -21,7 +21,7 @@ std::string properties_key(std::string_view routing_key, const std::vector<std::
 // Form encoding as RabbitMQ applies it to routing keys in paths ("x.#" -> "x.%23", "a b" -> "a+b").
 std::string form_encoded(std::string_view key);
 
-json connection_json(const connection_snapshot& c);
+json connection_json(api_context& api, const connection_snapshot& c);
 json channel_json(const connection_snapshot& c, const session::channel_description& ch);
 json consumer_json(const connection_snapshot& c, const session::channel_description& ch,
                    const session::consumer_description& consumer, const std::string& queue_name);

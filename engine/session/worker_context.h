@@ -23,6 +23,9 @@ struct connection_endpoint {
   std::int64_t connected_at_ms = 0;  // Unix time
   std::uint64_t received_bytes = 0;
   std::uint64_t sent_bytes = 0;
+  std::uint64_t reads = 0;
+  std::uint64_t writes = 0;
+  std::uint64_t pending_output = 0;  // bytes queued, not yet sent
 };
 
 class worker_context : public host {

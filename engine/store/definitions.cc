@@ -347,7 +347,7 @@ table_bytes arguments_from_json(const json& object) {
   }
 }
 
-std::string write_definitions(const definitions_view& d, bool incarnations) {
+std::string write_definitions(const definitions_view& d, bool incarnations, bool transient) {
   const vhost_map& vhosts = d.vhosts;
   const json retained = parse_retained(d.retained);
   json doc = json::object();
@@ -397,28 +397,30 @@ std::string write_definitions(const definitions_view& d, bool incarnations) {
     }
 
     // Binding destinations are ids; the names, for the durable ones.
+    // With `transient`, the non-durable ones too (not exclusive queues: they die with their
+    // connection), as RabbitMQ's export lists them.
     std::map<std::uint32_t, std::string_view> durable_exchanges, durable_queues;
     for (const auto& [name, x] : v.exchanges) {
-      if (x.durable) durable_exchanges.emplace(x.id, name);
+      if (x.durable || transient) durable_exchanges.emplace(x.id, name);
     }
     for (const auto& [name, q] : v.queues) {
-      if (!is_durable(q)) continue;
+      if (!is_durable(q) && !(transient && !q.settings.exclusive)) continue;
       durable_queues.emplace(q.id.value, name);
       queues.push_back({{"name", name},
                         {"vhost", vhost},
                         {"type", "classic"},
-                        {"durable", true},
+                        {"durable", q.settings.durable},
                         {"auto_delete", q.settings.auto_delete},
                         {"arguments", arguments_to_json(amqp::field_table::trusted(q.settings.arguments))}});
       if (incarnations) queues.back()[incarnation_key] = q.settings.incarnation;
     }
     for (const auto& [name, x] : v.exchanges) {
-      if (!x.durable) continue;
+      if (!x.durable && !transient) continue;
       if (!predeclared_exchange(name)) {
         exchanges.push_back({{"name", name},
                              {"vhost", vhost},
                              {"type", name_of(x.type)},
-                             {"durable", true},
+                             {"durable", x.durable},
                              {"auto_delete", x.auto_delete},
                              {"internal", x.internal},
                              {"arguments", arguments_to_json(amqp::field_table::trusted(x.arguments))}});
@@ -441,14 +443,53 @@ std::string write_definitions(const definitions_view& d, bool incarnations) {
   return doc.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
-std::string export_definitions(const topology_store& topology) {
+std::string export_definitions(const topology_store& topology, bool transient) {
   const auto vhosts = topology.snapshot().first;
   const auto users = topology.users();
   access::user_map by_name;
   for (const auto& u : users) by_name.emplace(u.name, u);
   const auto permissions = topology.permissions();
   const auto retained = topology.retained_definitions();
-  return write_definitions(definitions_view{vhosts, by_name, permissions, retained}, false);
+  return write_definitions(definitions_view{vhosts, by_name, permissions, retained}, false, transient);
+}
+
+vhost_metadata metadata_of(const topology_store& topology, std::string_view vhost) {
+  vhost_metadata m;
+  if (vhost == "/") m.description = "Default virtual host";
+  const json retained = parse_retained(topology.retained_definitions());
+  const json* listed = member(retained, "vhosts");
+  if (listed == nullptr || !listed->is_array()) return m;
+  for (const auto& entry : *listed) {
+    const json* name = entry.is_object() ? member(entry, "name") : nullptr;
+    if (name == nullptr || *name != vhost) continue;
+    const json* metadata = member(entry, "metadata");
+    if (metadata == nullptr || !metadata->is_object()) break;
+    if (const json* d = member(*metadata, "description"); d != nullptr && d->is_string()) m.description = d->get<std::string>();
+    if (const json* t = member(*metadata, "tags")) {
+      if (t->is_string()) m.tags = access::split_tags(t->get<std::string>());
+      if (t->is_array()) {
+        for (const auto& tag : *t) {
+          if (tag.is_string()) m.tags.push_back(tag.get<std::string>());
+        }
+      }
+    }
+  }
+  return m;
+}
+
+void set_metadata(topology_store& topology, std::string_view vhost, const std::optional<vhost_metadata>& m) {
+  json retained = parse_retained(topology.retained_definitions());
+  json& listed = retained["vhosts"];
+  if (!listed.is_array()) listed = json::array();
+  json kept = json::array();
+  for (auto& e : listed) {
+    if (!(e.is_object() && e.contains("name") && e["name"] == vhost)) kept.push_back(std::move(e));
+  }
+  listed = std::move(kept);
+  if (m) {
+    listed.push_back({{"name", vhost}, {"limits", json::array()}, {"metadata", {{"description", m->description}, {"tags", m->tags}}}});
+  }
+  topology.set_retained_definitions(retained.dump());
 }
 
 import_result import_definitions(std::string_view json_text, topology_store& topology, const queue_placement& place) {

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -38,8 +39,19 @@ using table_bytes = std::variant<std::vector<std::byte>, std::string>;
 // empty for none): RabbitMQ 3.10's top-level keys, the durable entities only, the default
 // and amq.* exchanges left out as RabbitMQ leaves them out.
 // `incarnations`: with each durable queue's incarnation (the data directory's own file).
-std::string write_definitions(const definitions_view& definitions, bool incarnations);
-std::string export_definitions(const topology_store& topology);
+// `transient`: non-durable exchanges and queues too (not exclusive ones), as the management
+// API's export lists them; the data directory's file keeps only what outlives a restart.
+std::string write_definitions(const definitions_view& definitions, bool incarnations, bool transient = false);
+std::string export_definitions(const topology_store& topology, bool transient = false);
+
+// A vhost's description and tags, kept in the definitions' "vhosts" entries (RabbitMQ's metadata).
+struct vhost_metadata {
+  std::string description;
+  std::vector<std::string> tags;
+};
+vhost_metadata metadata_of(const topology_store& topology, std::string_view vhost);
+// Sets a vhost's metadata; nullopt forgets it (the vhost was deleted).
+void set_metadata(topology_store& topology, std::string_view vhost, const std::optional<vhost_metadata>& m);
 
 struct import_counts {
   std::size_t vhosts = 0;
