@@ -61,6 +61,17 @@ struct queue_stats {
   latency_histogram time_in_queue;
   latency_histogram end_to_end;
 
+  // Adds another queue's counters (not its histograms): totals of a vhost or the broker.
+  void add_counts(const queue_stats& o) noexcept {
+    published += o.published;
+    delivered += o.delivered;
+    delivered_no_ack += o.delivered_no_ack;
+    got += o.got;
+    got_no_ack += o.got_no_ack;
+    redelivered += o.redelivered;
+    acked += o.acked;
+  }
+
   void on_publish() noexcept { ++published; }
   // A delivery to a consumer (`get` false) or a basic.get answer.
   void on_delivery(const message& m, bool redelivery, bool no_ack, bool get) noexcept {

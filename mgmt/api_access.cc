@@ -47,13 +47,7 @@ json vhost_json(api_context& c, const std::string& name, const broker_snapshot& 
     if (q.vhost != name) continue;
     ready += q.ready;
     unacked += q.unacked;
-    totals.published += q.stats.published;
-    totals.delivered += q.stats.delivered;
-    totals.delivered_no_ack += q.stats.delivered_no_ack;
-    totals.got += q.stats.got;
-    totals.got_no_ack += q.stats.got_no_ack;
-    totals.redelivered += q.stats.redelivered;
-    totals.acked += q.stats.acked;
+    totals.add_counts(q.stats);
   }
   for (const auto& conn : live.connections) {
     if (conn.session.vhost != name) continue;

@@ -74,13 +74,7 @@ void overview(api_context& c, const request& r, response& out) {
     ready += q.ready;
     unacked += q.unacked;
     consumers += q.consumers;
-    totals.published += q.stats.published;
-    totals.delivered += q.stats.delivered;
-    totals.delivered_no_ack += q.stats.delivered_no_ack;
-    totals.got += q.stats.got;
-    totals.got_no_ack += q.stats.got_no_ack;
-    totals.redelivered += q.stats.redelivered;
-    totals.acked += q.stats.acked;
+    totals.add_counts(q.stats);
   }
   const auto connections = visible_connections(r, live);
   std::size_t channels = 0;

@@ -78,11 +78,16 @@ void get_exchange(api_context& c, const request& r, response& out) {
   out.set_json(shape_object(r, std::move(j)));
 }
 
+// A PUT of /api/{exchanges|queues}/{vhost}/{name}: the vhost exists and the user may configure it.
+void check_declare(api_context& c, const request& r, resource kind) {
+  if (!c.broker.topology().vhost_exists(r.path[1])) throw api_error(404, "not_found", "vhost_not_found");
+  check_vhost(c, r, r.path[1]);
+  check_permission(c, r, permission::configure, kind, r.path[1], r.path[2]);
+}
+
 void put_exchange(api_context& c, const request& r, response& out) {
   const std::string &vhost = r.path[1], &name = r.path[2];
-  if (!c.broker.topology().vhost_exists(vhost)) throw api_error(404, "not_found", "vhost_not_found");
-  check_vhost(c, r, vhost);
-  check_permission(c, r, permission::configure, resource::exchange, vhost, name);
+  check_declare(c, r, resource::exchange);
   const json body = r.body_json();
   const std::string type = body.contains("type") && body["type"].is_string() ? body["type"].get<std::string>() : "direct";
   const auto arguments = arguments_of(body);
@@ -283,9 +288,7 @@ void get_queue(api_context& c, const request& r, response& out) {
 
 void put_queue(api_context& c, const request& r, response& out) {
   const std::string &vhost = r.path[1], &name = r.path[2];
-  if (!c.broker.topology().vhost_exists(vhost)) throw api_error(404, "not_found", "vhost_not_found");
-  check_vhost(c, r, vhost);
-  check_permission(c, r, permission::configure, resource::queue, vhost, name);
+  check_declare(c, r, resource::queue);
   const json body = r.body_json();
   const auto arguments = arguments_of(body);
   const bool existed = c.broker.topology().snapshot().first.at(vhost).queues.count(name) > 0;
