@@ -114,6 +114,7 @@ void delete_exchange(api_context& c, const request& r, response& out) {
 }
 
 // POST /api/exchanges/{v}/{x}/publish: one message, routed on worker 0 as a publish would be.
+// The properties of an API publish; its strings view `p`, and `headers` holds the headers table.
 amqp::basic_properties properties_of(const json& p, std::vector<std::byte>& headers) {
   amqp::basic_properties props;
   if (!p.is_object()) return props;
@@ -190,7 +191,9 @@ void publish(api_context& c, const request& r, response& out) {
     bytes.assign(p, p + payload.size());
   }
   std::vector<std::byte> headers;
-  const auto props = properties_of(body.value("properties", json::object()), headers);
+  // Kept alive: the properties' strings are views into it until they are encoded.
+  const json properties = body.value("properties", json::object());
+  const auto props = properties_of(properties, headers);
   std::vector<std::byte> encoded(64 * 1024);
   amqp::byte_writer writer{encoded};
   amqp::write_properties(writer, props);
