@@ -200,10 +200,13 @@ void publish(api_context& c, const request& r, response& out) {
   encoded.resize(writer.position());
   const bool persistent = props.has(amqp::property::delivery_mode) && props.delivery_mode == 2;
 
+  // Routed on worker 0, then enqueued by each queue's owner before the answer: a request that
+  // follows (a get, a delete with if-empty) sees the message, as it would in RabbitMQ.
   struct outcome {
     bool found = false;
     bool internal = false;
-    bool routed = false;
+    std::vector<engine::queue_target> targets;
+    engine::message_ref msg;
   };
   auto result = std::make_shared<outcome>();
   c.broker.run_on(engine::worker_id{0}, [=](session::worker_context& w) {
@@ -217,18 +220,26 @@ void publish(api_context& c, const request& r, response& out) {
     }
     engine::message* m = engine::message::create(exchange, routing_key, encoded, bytes.size(), persistent);
     if (m == nullptr) return;
-    engine::message_ref msg{m};
-    msg->append_body(bytes);
-    std::vector<engine::queue_target> targets;
-    replica.route(vhost, exchange, routing_key, *msg, targets);
-    result->routed = !targets.empty();
-    for (const auto& t : targets) w.outbox().post(t.owner, engine::enqueue_cmd{t.queue, msg.share(), {}});
+    result->msg = engine::message_ref{m};
+    result->msg->append_body(bytes);
+    replica.route(vhost, exchange, routing_key, *result->msg, result->targets);
   });
+  std::vector<engine::worker_id> owners;
+  for (const auto& t : result->targets) {
+    if (std::find(owners.begin(), owners.end(), t.owner) == owners.end()) owners.push_back(t.owner);
+  }
+  for (const auto owner : owners) {
+    c.broker.run_on(owner, [result, owner](session::worker_context& w) {
+      for (const auto& t : result->targets) {
+        if (t.owner == owner) w.shard().handle(engine::enqueue_cmd{t.queue, result->msg.share(), {}});
+      }
+    });
+  }
   if (!result->found) throw bad_request("404 NOT_FOUND - no exchange '" + exchange + "' in vhost '" + vhost + "'");
   if (result->internal) {
     throw bad_request("403 ACCESS_REFUSED - cannot publish to internal exchange '" + exchange + "' in vhost '" + vhost + "'");
   }
-  out.set_json(json{{"routed", result->routed}});
+  out.set_json(json{{"routed", !result->targets.empty()}});
 }
 
 // --- queues ---
