@@ -114,25 +114,34 @@ void delete_exchange(api_context& c, const request& r, response& out) {
 }
 
 // POST /api/exchanges/{v}/{x}/publish: one message, routed on worker 0 as a publish would be.
+// The string-valued basic properties, by their JSON names.
+struct text_property {
+  const char* key;
+  std::string_view amqp::basic_properties::*field;
+  amqp::property flag;
+};
+constexpr text_property text_properties[] = {
+    {"content_type", &amqp::basic_properties::content_type, amqp::property::content_type},
+    {"content_encoding", &amqp::basic_properties::content_encoding, amqp::property::content_encoding},
+    {"correlation_id", &amqp::basic_properties::correlation_id, amqp::property::correlation_id},
+    {"reply_to", &amqp::basic_properties::reply_to, amqp::property::reply_to},
+    {"expiration", &amqp::basic_properties::expiration, amqp::property::expiration},
+    {"message_id", &amqp::basic_properties::message_id, amqp::property::message_id},
+    {"type", &amqp::basic_properties::type, amqp::property::type},
+    {"user_id", &amqp::basic_properties::user_id, amqp::property::user_id},
+    {"app_id", &amqp::basic_properties::app_id, amqp::property::app_id},
+};
+
 // The properties of an API publish; its strings view `p`, and `headers` holds the headers table.
 amqp::basic_properties properties_of(const json& p, std::vector<std::byte>& headers) {
   amqp::basic_properties props;
   if (!p.is_object()) return props;
-  const auto text = [&](const char* key, std::string_view& field, amqp::property flag) {
+  for (const auto& [key, field, flag] : text_properties) {
     if (const auto it = p.find(key); it != p.end() && it->is_string()) {
-      field = it->get_ref<const std::string&>();
+      props.*field = it->get_ref<const std::string&>();
       props.set(flag);
     }
-  };
-  text("content_type", props.content_type, amqp::property::content_type);
-  text("content_encoding", props.content_encoding, amqp::property::content_encoding);
-  text("correlation_id", props.correlation_id, amqp::property::correlation_id);
-  text("reply_to", props.reply_to, amqp::property::reply_to);
-  text("expiration", props.expiration, amqp::property::expiration);
-  text("message_id", props.message_id, amqp::property::message_id);
-  text("type", props.type, amqp::property::type);
-  text("user_id", props.user_id, amqp::property::user_id);
-  text("app_id", props.app_id, amqp::property::app_id);
+  }
   if (p.contains("delivery_mode")) {
     props.delivery_mode = static_cast<std::uint8_t>(json_number(p, "delivery_mode", 1));
     props.set(amqp::property::delivery_mode);
@@ -379,18 +388,9 @@ json properties_json(const engine::message& m) {
   if (!decoded || decoded->flags == 0) return json::array();
   const auto& p = *decoded;
   json j = json::object();
-  const auto text = [&](const char* key, std::string_view v, amqp::property flag) {
-    if (p.has(flag)) j[key] = std::string(v);
-  };
-  text("content_type", p.content_type, amqp::property::content_type);
-  text("content_encoding", p.content_encoding, amqp::property::content_encoding);
-  text("correlation_id", p.correlation_id, amqp::property::correlation_id);
-  text("reply_to", p.reply_to, amqp::property::reply_to);
-  text("expiration", p.expiration, amqp::property::expiration);
-  text("message_id", p.message_id, amqp::property::message_id);
-  text("type", p.type, amqp::property::type);
-  text("user_id", p.user_id, amqp::property::user_id);
-  text("app_id", p.app_id, amqp::property::app_id);
+  for (const auto& [key, field, flag] : text_properties) {
+    if (p.has(flag)) j[key] = std::string(p.*field);
+  }
   if (p.has(amqp::property::delivery_mode)) j["delivery_mode"] = p.delivery_mode;
   if (p.has(amqp::property::priority)) j["priority"] = p.priority;
   if (p.has(amqp::property::timestamp)) j["timestamp"] = p.timestamp;

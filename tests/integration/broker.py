@@ -255,6 +255,15 @@ def teardown_module():
         b.stop()
 
 
+def http_port():
+    """The module broker's management port: HTTP_PORT for an external broker, else the one
+    haremq logged (it is started with --http-port 0)."""
+    port = current().http_port
+    if port is None:
+        raise BrokerError('no management port: set HTTP_PORT, or start haremq with --http-port')
+    return port
+
+
 def current():
     """The broker of this module."""
     if _broker is None:

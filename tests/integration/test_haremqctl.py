@@ -45,13 +45,7 @@ def tearDownModule():
     broker.teardown_module()
 
 
-def http_port():
-    if 'HTTP_PORT' in os.environ:
-        return int(os.environ['HTTP_PORT'])
-    port = getattr(broker.current(), 'http_port', None)
-    if port is None:
-        raise broker.BrokerError('no management port: set HTTP_PORT, or start haremq with --http-port')
-    return port
+http_port = broker.http_port
 
 
 def ctl_binary():

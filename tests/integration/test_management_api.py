@@ -160,11 +160,7 @@ class Reply:
         return '<%d %r %r>' % (self.status, self.headers, self.body[:300])
 
 
-def http_port():
-    port = broker.current().http_port
-    if port is None:
-        raise broker.BrokerError('no management port: set HTTP_PORT, or start haremq with --http-port')
-    return port
+http_port = broker.http_port
 
 
 def api(method, path, body=None, user='guest', password=None, headers=None, raw=None):

@@ -59,13 +59,7 @@ def tearDownModule():
     broker.teardown_module()
 
 
-def http_port():
-    if 'HTTP_PORT' in os.environ:
-        return int(os.environ['HTTP_PORT'])
-    port = broker.current().http_port
-    if port is None:
-        raise broker.BrokerError('no management port: set HTTP_PORT, or start haremq with --http-port')
-    return port
+http_port = broker.http_port
 
 
 def admin(*args, user='guest', password='guest'):
