@@ -447,14 +447,14 @@ void list_bindings(api_context& c, const request& r, response& out) {
 }
 
 // The bindings of a vhost that match the given fields (empty: any).
-json select_bindings(api_context& c, const std::string& vhost, const std::string& source, const std::string& kind,
-                     const std::string& destination) {
-  const auto vhosts = c.broker.topology().snapshot().first;
+// The source is optional rather than "empty for any": "" is the default exchange's name.
+json select_bindings(const engine::vhost_map& vhosts, const std::string& vhost, const std::optional<std::string>& source,
+                     const std::string& kind, const std::string& destination) {
   const auto v = vhosts.find(vhost);
   if (v == vhosts.end()) throw not_found();
   json out = json::array();
   for (auto& b : bindings_json(vhost, v->second)) {
-    if (!source.empty() && b["source"] != source) continue;
+    if (source && b["source"] != *source) continue;
     if (!kind.empty() && b["destination_type"] != kind) continue;
     if (!destination.empty() && b["destination"] != destination) continue;
     out.push_back(std::move(b));
@@ -477,18 +477,21 @@ binding_path binding_of(const request& r) {
 void get_bindings_between(api_context& c, const request& r, response& out) {
   const auto b = binding_of(r);
   check_vhost(c, r, b.vhost);
-  json items = select_bindings(c, b.vhost, b.source, b.kind, b.destination);
-  items.erase(std::remove_if(items.begin(), items.end(), [&](const json& i) { return i["source"] != b.source; }),
-              items.end());
-  out.set_json(shape_list(r, std::move(items)));
+  out.set_json(shape_list(r, select_bindings(c.broker.topology().snapshot().first, b.vhost, b.source, b.kind,
+                                             b.destination)));
 }
 
-void add_binding(api_context& c, const request& r, response& out) {
-  const auto b = binding_of(r);
+// Binding and unbinding need write on the destination and read on the source, as over AMQP.
+void check_binding(api_context& c, const request& r, const binding_path& b) {
   check_vhost(c, r, b.vhost);
   const auto kind = b.binding == engine::binding_kind::queue ? resource::queue : resource::exchange;
   check_permission(c, r, permission::write, kind, b.vhost, b.destination);
   check_permission(c, r, permission::read, resource::exchange, b.vhost, b.source);
+}
+
+void add_binding(api_context& c, const request& r, response& out) {
+  const auto b = binding_of(r);
+  check_binding(c, r, b);
   const json body = r.body_json();
   const std::string key = body.value("routing_key", "");
   const auto arguments = arguments_of(body);
@@ -501,10 +504,10 @@ void add_binding(api_context& c, const request& r, response& out) {
 }
 
 json find_binding(api_context& c, const request& r, const binding_path& b) {
-  for (auto& item : select_bindings(c, b.vhost, b.source, b.kind, b.destination)) {
+  for (auto& item : select_bindings(c.broker.topology().snapshot().first, b.vhost, b.source, b.kind, b.destination)) {
     // The key as listed (form-encoded), or decoded once more, as rabbitmqadmin sends it.
     const auto& key = item["properties_key"];
-    if (item["source"] == b.source && (key == r.path[6] || key == form_encoded(r.path[6]))) return item;
+    if (key == r.path[6] || key == form_encoded(r.path[6])) return item;
   }
   throw not_found();
 }
@@ -517,10 +520,7 @@ void get_binding(api_context& c, const request& r, response& out) {
 
 void delete_binding(api_context& c, const request& r, response& out) {
   const auto b = binding_of(r);
-  check_vhost(c, r, b.vhost);
-  const auto kind = b.binding == engine::binding_kind::queue ? resource::queue : resource::exchange;
-  check_permission(c, r, permission::write, kind, b.vhost, b.destination);
-  check_permission(c, r, permission::read, resource::exchange, b.vhost, b.source);
+  check_binding(c, r, b);
   const json found = find_binding(c, r, b);
   const auto arguments = arguments_of(found);
   if (auto e = c.broker.topology().unbind(b.vhost, b.binding, b.destination, b.source,
@@ -536,18 +536,14 @@ void exchange_bindings(api_context& c, const request& r, response& out) {
   const auto vhosts = c.broker.topology().snapshot().first;
   find_exchange(vhosts, r.path[1], r.path[2]);
   const bool as_source = r.path[4] == "source";
-  json items = as_source ? select_bindings(c, r.path[1], r.path[2], "", "")
-                         : select_bindings(c, r.path[1], "", "exchange", r.path[2]);
-  if (as_source) {
-    items.erase(std::remove_if(items.begin(), items.end(), [&](const json& i) { return i["source"] != r.path[2]; }),
-                items.end());
-  }
-  out.set_json(shape_list(r, std::move(items)));
+  out.set_json(shape_list(r, as_source ? select_bindings(vhosts, r.path[1], r.path[2], "", "")
+                                       : select_bindings(vhosts, r.path[1], std::nullopt, "exchange", r.path[2])));
 }
 
 void queue_bindings(api_context& c, const request& r, response& out) {
   const auto q = find_queue(c, r);
-  out.set_json(shape_list(r, select_bindings(c, r.path[1], "", "queue", q.settings.name)));
+  out.set_json(shape_list(
+      r, select_bindings(c.broker.topology().snapshot().first, r.path[1], std::nullopt, "queue", q.settings.name)));
 }
 
 }  // namespace

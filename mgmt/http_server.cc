@@ -1,7 +1,6 @@
 #include "mgmt/http_server.h"
 
 #include <httplib.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "mgmt/api.h"
@@ -49,18 +48,11 @@ std::vector<std::string> segments_of(std::string_view target) {
 std::optional<std::pair<std::string, std::string>> basic_credentials(const httplib::Request& req) {
   const auto header = req.get_header_value("Authorization");
   if (header.rfind("Basic ", 0) != 0) return std::nullopt;
-  const std::string encoded = header.substr(6);
-  if (encoded.empty() || encoded.size() % 4 != 0) return std::nullopt;
-  std::string decoded(encoded.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                                reinterpret_cast<const unsigned char*>(encoded.data()), static_cast<int>(encoded.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t size = static_cast<std::size_t>(n);
-  for (std::size_t i = encoded.size(); i > 0 && encoded[i - 1] == '=' && size > 0; --i) --size;
-  decoded.resize(size);
-  const auto colon = decoded.find(':');
+  const auto decoded = engine::access::decode_base64(std::string_view(header).substr(6));
+  if (!decoded) return std::nullopt;
+  const auto colon = decoded->find(':');
   if (colon == std::string::npos) return std::nullopt;
-  return std::make_pair(decoded.substr(0, colon), decoded.substr(colon + 1));
+  return std::make_pair(decoded->substr(0, colon), decoded->substr(colon + 1));
 }
 
 void send_error(httplib::Response& res, int status, const std::string& error, const std::string& reason) {

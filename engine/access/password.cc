@@ -45,10 +45,14 @@ std::string base64(const std::vector<unsigned char>& bytes) {
   return out;
 }
 
-std::optional<std::vector<unsigned char>> unbase64(std::string_view text) {
+
+}  // namespace
+
+std::optional<std::string> decode_base64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::vector<unsigned char> out(text.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   std::size_t size = static_cast<std::size_t>(n);
   // EVP_DecodeBlock counts the padding as zero bytes.
@@ -56,8 +60,6 @@ std::optional<std::vector<unsigned char>> unbase64(std::string_view text) {
   out.resize(size);
   return out;
 }
-
-}  // namespace
 
 std::string_view name_of(hashing h) noexcept {
   switch (h) {
@@ -83,9 +85,9 @@ std::string hash_password(std::string_view password, hashing h) {
 
 bool password_matches(std::string_view password, std::string_view password_hash, hashing h) noexcept {
   try {
-    const auto stored = unbase64(password_hash);
+    const auto stored = decode_base64(password_hash);
     if (!stored || stored->size() <= salt_size) return false;
-    const auto computed = salted_digest(stored->data(), password, h);
+    const auto computed = salted_digest(reinterpret_cast<const unsigned char*>(stored->data()), password, h);
     return computed.size() == stored->size() && CRYPTO_memcmp(computed.data(), stored->data(), computed.size()) == 0;
   } catch (...) {
     return false;

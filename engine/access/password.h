@@ -19,6 +19,9 @@ std::optional<hashing> parse_hashing(std::string_view name) noexcept;
 // A new salted hash of `password`.
 std::string hash_password(std::string_view password, hashing h = hashing::sha256);
 
+// Standard base64 with padding (a stored hash, an HTTP Basic credential); nullopt if malformed.
+std::optional<std::string> decode_base64(std::string_view text);
+
 // Whether `password` is the one `password_hash` was made from. An empty or malformed hash
 // matches nothing (a user imported without a password can not log in with one).
 bool password_matches(std::string_view password, std::string_view password_hash, hashing h) noexcept;

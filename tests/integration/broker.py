@@ -255,6 +255,20 @@ def teardown_module():
         b.stop()
 
 
+def can_login(user, password, vhost='/'):
+    """Whether pika can open a connection (and a channel) as `user` on `vhost`."""
+    try:
+        conn = connect(credentials=pika.PlainCredentials(user, password), virtual_host=vhost)
+    except pika.exceptions.AMQPConnectionError:
+        return False
+    try:
+        conn.channel()
+        return True
+    finally:
+        if conn.is_open:
+            conn.close()
+
+
 def http_port():
     """The module broker's management port: HTTP_PORT for an external broker, else the one
     haremq logged (it is started with --http-port 0)."""

@@ -140,17 +140,7 @@ def queue_exists(queue, vhost='/'):
             conn.close()
 
 
-def can_login(user, password, vhost='/'):
-    try:
-        conn = broker.connect(credentials=pika.PlainCredentials(user, password), virtual_host=vhost)
-    except pika.exceptions.AMQPConnectionError:
-        return False
-    try:
-        conn.channel()
-        return True
-    finally:
-        if conn.is_open:
-            conn.close()
+can_login = broker.can_login
 
 
 class AdminTestCase(broker.BrokerTestCase):
