@@ -95,6 +95,9 @@ std::optional<int> parse_command_line(int argc, char** argv, config& out) {
       ->check(CLI::Range(0.0, 1.0));
   cli.add_option("--memory-limit", out.memory_limit, "The same limit in bytes (0: use the watermark)")
       ->capture_default_str();
+  cli.add_option("--consumer-timeout", out.consumer_timeout_ms,
+                 "Cancel a consumer holding an unacked delivery this long, ms (0: never; x-consumer-timeout per queue)")
+      ->capture_default_str();
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

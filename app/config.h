@@ -30,6 +30,9 @@ struct config {
   // or in bytes by memory_limit (0: use the fraction).
   double memory_high_watermark = 0.4;
   std::uint64_t memory_limit = 0;
+  // A consumer that holds a delivery unacknowledged this long is cancelled (basic.cancel) and
+  // its deliveries requeued; its channel stays open. RabbitMQ's default, 30 minutes. 0: none.
+  std::int64_t consumer_timeout_ms = 1'800'000;
   session::session_config session;
 };
 

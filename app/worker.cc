@@ -90,6 +90,8 @@ worker::worker(engine::worker_id id, broker_state& broker)
   _now = std::chrono::steady_clock::now();
   engine::turn_clock::set(_now);
   _next_tick = _now + tick_interval;
+  _shard.route_dead_letters_with(_replica);
+  _shard.set_default_consumer_timeout(broker.settings.consumer_timeout_ms);
 }
 
 result<std::unique_ptr<worker>> worker::create(engine::worker_id id, broker_state& broker, io::backend backend) {
@@ -255,6 +257,8 @@ void worker::on_turn() {
     relieve_waiters();
     drain_local();
   }
+  _shard.run_timers(engine::turn_clock::now());
+  drain_local();
 
   if (_now >= _next_tick) {
     _next_tick = _now + tick_interval;
@@ -275,6 +279,12 @@ void worker::on_turn() {
   }
   _closed.clear();
   flush_outgoing();  // last: whatever this turn posted to other workers goes now
+}
+
+std::chrono::nanoseconds worker::due_in() const noexcept {
+  const std::int64_t next = _shard.next_deadline();
+  if (next == INT64_MAX) return std::chrono::nanoseconds::max();
+  return std::chrono::nanoseconds{std::max<std::int64_t>(0, next - engine::turn_clock::now())};
 }
 
 void worker::on_file_written(std::uint64_t, std::size_t written, std::error_code error) {

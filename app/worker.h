@@ -58,6 +58,7 @@ class worker final : public io::reactor_handler,
   std::size_t on_data(io::conn_id id, std::span<const std::byte> data) override;
   void on_closed(io::conn_id id, std::error_code reason) override;
   void on_turn() override;
+  std::chrono::nanoseconds due_in() const noexcept override;
   void on_file_written(std::uint64_t token, std::size_t written, std::error_code error) override;
 
   // session::host

@@ -53,10 +53,12 @@ struct enqueue_cmd {
 };
 
 // queue owner -> publisher's worker: every enqueue of that channel up to `receipt.seq`
-// that went to worker `from` is in its queue. One per channel per batch the owner handled.
+// that went to worker `from` is in its queue, but for the publishes in `rejected` (a queue at
+// its length limit refused them: basic.nack). One per channel per batch the owner handled.
 struct enqueued_cmd {
   enqueue_receipt receipt;
   worker_id from;
+  std::vector<std::uint64_t> rejected;  // ascending; empty but for reject-publish queues
 };
 
 // queue owner -> consumer's worker: one delivery. `dseq` numbers the queue's deliveries.
@@ -86,6 +88,7 @@ struct consume_cmd {
   queue_id queue;
   consumer_address consumer;
   std::string tag;
+  std::int32_t priority = 0;   // x-priority
   std::uint16_t prefetch = 0;  // 0: unlimited
   bool no_ack = false;
   bool exclusive = false;
@@ -176,6 +179,15 @@ struct consumer_cancelled_cmd {
   consumer_address consumer;
 };
 
+// queue owner -> publisher's worker: a block-publishers queue is full (`full`), so the
+// connection stops reading until every such queue has room again (full=false).
+struct queue_full_cmd {
+  connection_key connection;
+  queue_id queue;
+  bool full = true;
+  std::string reason;  // for connection.blocked
+};
+
 // management -> a worker: work to run on that worker's thread (gathering its statistics, a
 // purge or a publish asked over HTTP). Rare; shared, so that one task can go to every worker.
 struct task_cmd {
@@ -184,7 +196,7 @@ struct task_cmd {
 
 using command = std::variant<enqueue_cmd, deliver_cmd, settle_cmd, consume_cmd, credit_cmd, cancel_cmd,
                              channel_gone_cmd, get_cmd, queue_op_cmd, channel_reply_cmd, consumer_cancelled_cmd,
-                             enqueued_cmd, written_cmd, task_cmd>;
+                             enqueued_cmd, written_cmd, queue_full_cmd, task_cmd>;
 
 // The channel a command is for, when it goes to a connection rather than to a queue.
 inline std::optional<reply_to> addressee(const command& c) noexcept {
@@ -192,6 +204,7 @@ inline std::optional<reply_to> addressee(const command& c) noexcept {
   if (const auto* r = std::get_if<channel_reply_cmd>(&c)) return r->to;
   if (const auto* x = std::get_if<consumer_cancelled_cmd>(&c)) return reply_to{x->consumer.connection, x->consumer.channel};
   if (const auto* e = std::get_if<enqueued_cmd>(&c)) return e->receipt.to;
+  if (const auto* f = std::get_if<queue_full_cmd>(&c)) return reply_to{f->connection, 0};
   return std::nullopt;
 }
 

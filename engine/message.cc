@@ -9,8 +9,42 @@
 
 namespace haremq::engine {
 
+expiration_parse parse_expiration(std::string_view text) noexcept {
+  expiration_parse r;
+  std::string_view digits = text;
+  const bool minus = !digits.empty() && digits.front() == '-';
+  if (minus) digits.remove_prefix(1);
+  if (digits.empty() || digits.size() > 18) {
+    r.error = "no_integer";
+    return r;
+  }
+  std::int64_t v = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') {
+      r.error = "no_integer";
+      return r;
+    }
+    v = v * 10 + (c - '0');
+  }
+  if (minus && v != 0) {
+    r.error = "value_negative";
+    r.negative = -v;
+    return r;
+  }
+  r.ttl_ms = v;
+  return r;
+}
+
+message_traits message_traits::of(const amqp::basic_properties& p) noexcept {
+  message_traits t;
+  t.persistent = p.has(amqp::property::delivery_mode) && p.delivery_mode == 2;
+  if (p.has(amqp::property::priority)) t.priority = p.priority;
+  if (p.has(amqp::property::expiration)) t.ttl_ms = parse_expiration(p.expiration).ttl_ms;
+  return t;
+}
+
 message* message::create(std::string_view exchange, std::string_view routing_key, amqp::bytes_view properties,
-                         std::uint64_t body_size, bool persistent) noexcept {
+                         std::uint64_t body_size, message_traits traits) noexcept {
   // Exchange names and routing keys are shortstrs: at most 255 bytes each.
   if (exchange.size() > 255 || routing_key.size() > 255) return nullptr;
   const std::size_t data_size = exchange.size() + routing_key.size() + properties.size() + body_size;
@@ -29,7 +63,9 @@ message* message::create(std::string_view exchange, std::string_view routing_key
   std::memcpy(at, routing_key.data(), routing_key.size());
   at += routing_key.size();
   if (!properties.empty()) std::memcpy(at, properties.data(), properties.size());
-  m->_persistent = persistent;
+  m->_persistent = traits.persistent;
+  m->_priority = traits.priority;
+  m->_ttl_ms = traits.ttl_ms;
   return m;
 }
 

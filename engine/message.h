@@ -19,14 +19,31 @@
 // immutable once the last body byte is in.
 namespace haremq::engine {
 
+// What queues need to know of a message's properties, found by the caller that decoded its
+// content header (decoding the properties again per queue cost half of a 16-byte message's life).
+struct message_traits {
+  bool persistent = false;  // delivery_mode 2
+  std::uint8_t priority = 0;
+  std::int64_t ttl_ms = -1;  // the `expiration` property; -1: none
+
+  static message_traits of(const amqp::basic_properties& p) noexcept;
+};
+
+// The `expiration` property as RabbitMQ reads it: a non-negative decimal integer of
+// milliseconds; the error term RabbitMQ names when it is not ("no_integer", "{value_negative,-1}").
+struct expiration_parse {
+  std::int64_t ttl_ms = -1;
+  std::string_view error;  // empty: valid
+  std::int64_t negative = 0;
+};
+expiration_parse parse_expiration(std::string_view text) noexcept;
+
 class message {
  public:
   // Allocates a message whose body (body_size bytes) is to be filled with append_body().
-  // `persistent`: its delivery_mode is 2, as the caller found when it decoded the content
-  // header (decoding the properties again here cost half of a 16-byte message's life).
   // Returns nullptr when memory is exhausted.
   static message* create(std::string_view exchange, std::string_view routing_key, amqp::bytes_view properties,
-                         std::uint64_t body_size, bool persistent = false) noexcept;
+                         std::uint64_t body_size, message_traits traits = {}) noexcept;
 
   // Copies the next body frame in; returns false if it would overflow the announced size.
   bool append_body(amqp::bytes_view part) noexcept;
@@ -45,6 +62,9 @@ class message {
   // Decodes the stored properties (views into this message).
   amqp::basic_properties decode_properties() const noexcept;
   bool persistent() const noexcept { return _persistent; }
+  std::uint8_t priority() const noexcept { return _priority; }
+  // Its own time to live in milliseconds (the `expiration` property); -1: none.
+  std::int64_t ttl_ms() const noexcept { return _ttl_ms; }
   std::size_t memory_size() const noexcept { return sizeof(message) + _data_size; }
 
   void retain() noexcept { _refs.fetch_add(1, std::memory_order_relaxed); }
@@ -64,10 +84,12 @@ class message {
   std::uint8_t _exchange_size = 0;
   std::uint8_t _routing_key_size = 0;
   bool _persistent = false;
+  std::uint8_t _priority = 0;
   std::uint32_t _properties_size = 0;
   std::uint64_t _body_size = 0;
   std::uint64_t _body_filled = 0;
   std::int64_t _published_at = turn_clock::now();
+  std::int64_t _ttl_ms = -1;
   std::size_t _data_size = 0;
 };
 

@@ -4,13 +4,93 @@
 
 namespace haremq::engine {
 
-bool queue::enqueue(message_ref msg) {
+queue::queue(queue_id id, queue_settings settings) : _id(id), _settings(std::move(settings)) {
+  _lanes.resize(std::size_t{_settings.limits.max_priority} + 1);
+  _last_used = turn_clock::now();
+  update_timed();
+}
+
+std::string_view queue::death_reason_name(death_reason r) noexcept {
+  switch (r) {
+    case death_reason::rejected: return "rejected";
+    case death_reason::expired: return "expired";
+    case death_reason::maxlen: return "maxlen";
+    case death_reason::delivery_limit: return "delivery_limit";
+  }
+  return "rejected";
+}
+
+void queue::update_timed() noexcept {
+  const auto& l = _settings.limits;
+  _timed = l.message_ttl_ms || l.expires_ms || l.consumer_timeout_ms || !_expiries.empty();
+}
+
+void queue::set_limits(queue_limits limits, std::string policy, delivery_sink& sink) {
+  // The priority lanes are fixed at declaration (x-max-priority is not a policy key).
+  limits.max_priority = _settings.limits.max_priority;
+  limits.single_active_consumer = _settings.limits.single_active_consumer;
+  _settings.limits = std::move(limits);
+  _settings.policy = std::move(policy);
+  update_timed();
+  if (_settings.limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
+  expire(turn_clock::now(), sink);
+}
+
+std::int64_t queue::deadline_of(const message& m) const noexcept {
+  std::int64_t ttl = m.ttl_ms();
+  if (const auto& q = _settings.limits.message_ttl_ms; q && (ttl < 0 || *q < ttl)) ttl = *q;
+  if (ttl < 0) return INT64_MAX;
+  return m.published_at() + ttl * 1'000'000;
+}
+
+void queue::push_ready(ready_entry&& e, std::uint8_t l) {
+  ++_ready_count;
+  _ready_bytes += e.size;
+  _lanes[l].push_back(std::move(e));
+}
+
+bool queue::over_limit(std::uint64_t more_messages, std::uint64_t more_bytes) const noexcept {
+  const auto& l = _settings.limits;
+  return (l.max_length && _ready_count + more_messages > *l.max_length) ||
+         (l.max_length_bytes && _ready_bytes + more_bytes > *l.max_length_bytes);
+}
+
+bool queue::full() const noexcept {
+  const auto& l = _settings.limits;
+  return (l.max_length && _ready_count >= *l.max_length) || (l.max_length_bytes && _ready_bytes >= *l.max_length_bytes);
+}
+
+queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
+  enqueue_result r;
+  const auto& limits = _settings.limits;
+  if (limits.bounded() &&
+      (limits.overflow == overflow_mode::reject_publish || limits.overflow == overflow_mode::reject_publish_dlx) &&
+      over_limit(1, msg->body_size())) {
+    // RabbitMQ refuses what would go over, even when a consumer could take it at once.
+    r.rejected = true;
+    if (limits.overflow == overflow_mode::reject_publish_dlx) dead_letter(std::move(msg), death_reason::maxlen, sink);
+    return r;
+  }
   const std::uint64_t seq = _next_seq++;
   _stats.on_publish();
   store::disk_location stored;
   if (_store != nullptr && msg->persistent()) stored = _store->append_publish(_store_ref, seq, *msg);
-  _ready.push_back(ready_entry{std::move(msg), seq, stored, false});
-  return static_cast<bool>(stored);
+  r.stored = static_cast<bool>(stored);
+  const std::uint8_t l = lane_of(*msg);
+  if (msg->ttl_ms() >= 0) {
+    _expiries.push_back(expiry{deadline_of(*msg), seq, l});
+    std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
+    _timed = true;
+  }
+  const std::uint64_t size = msg->body_size();
+  push_ready(ready_entry{std::move(msg), position{seq, false}, stored, size}, l);
+  dispatch(sink);
+  if (_timed) expire(turn_clock::now(), sink);  // TTL 0: what no consumer took goes now
+  if (limits.bounded()) {
+    if (limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
+    r.full = limits.overflow == overflow_mode::block_publishers && full();
+  }
+  return r;
 }
 
 void queue::attach_store(store::message_store& s) {
@@ -21,16 +101,25 @@ void queue::attach_store(store::message_store& s) {
 void queue::restore(const store::publish_fields& f, bool delivered) {
   const store::disk_location stored = _store->append_publish(_store_ref, f);
   message_ref msg;
-  if (_ready.size() < resident_messages) msg = store::to_message(f);
-  _ready.push_back(ready_entry{std::move(msg), f.seq, stored, delivered});
+  // A priority queue needs the message to know its lane; page_out() lets lane 0 go later.
+  if (_lanes[0].size() < resident_messages || _lanes.size() > 1) msg = store::to_message(f);
+  const std::uint8_t l = msg ? lane_of(*msg) : 0;
+  if (msg && msg->ttl_ms() >= 0) {
+    _expiries.push_back(expiry{deadline_of(*msg), f.seq, l});
+    std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
+    _timed = true;
+  }
+  push_ready(ready_entry{std::move(msg), position{f.seq, delivered}, stored, f.body.size()}, l);
   _next_seq = std::max(_next_seq, f.seq + 1);
   _paged_through = std::max(_paged_through, f.seq);
 }
 
 void queue::release_stored() noexcept {
   if (_store == nullptr) return;
-  for (const auto& e : _ready) {
-    if (e.stored) _store->release(e.stored);
+  for (const auto& l : _lanes) {
+    for (const auto& e : l) {
+      if (e.stored) _store->release(e.stored);
+    }
   }
   for (const auto& e : _unacked) {
     if (e.msg && e.stored) _store->release(e.stored);
@@ -43,8 +132,9 @@ bool queue::page_out() {
   if (_store == nullptr) return false;
   std::uint64_t newest_written = 0;
   bool unwritten = false;
-  for (std::size_t i = _ready.size(); i-- > resident_messages;) {
-    ready_entry& e = _ready[i];
+  lane& ready = _lanes[0];  // the lowest priority: served last
+  for (std::size_t i = ready.size(); i-- > resident_messages;) {
+    ready_entry& e = ready[i];
     if (e.seq() <= _paged_through) break;
     // Transient ones stay; the newest stored ones may still be on their way to the file:
     // they are looked at next time.
@@ -61,6 +151,7 @@ bool queue::page_out() {
 }
 
 void queue::seq_run::add(queue& q, std::uint64_t seq) {
+  if (q._store == nullptr) return;
   if (_count > 0 && seq == _first + _count) {
     ++_count;
   } else if (_count > 0 && seq + 1 == _first) {
@@ -74,7 +165,7 @@ void queue::seq_run::add(queue& q, std::uint64_t seq) {
 }
 
 void queue::seq_run::flush(queue& q) {
-  if (_count == 0) return;
+  if (_count == 0 || q._store == nullptr) return;
   q._store->append_range(_type, q._store_ref, _first, _count);
   _count = 0;
 }
@@ -96,6 +187,7 @@ bool queue::load(ready_entry& e) {
   if (e.msg) return true;
   // Unreadable (logged by the store): dropped for good rather than retried forever.
   forget_stored(e.seq(), e.stored);
+  e.stored = {};
   return false;
 }
 
@@ -108,11 +200,17 @@ std::optional<reply_error> queue::add_consumer(const consume_cmd& c) {
   consumer k;
   k.address = c.consumer;
   k.tag = c.tag;
+  k.priority = c.priority;
   k.prefetch = c.prefetch;
   k.channel_credit = c.channel_credit;
   k.no_ack = c.no_ack;
   k.exclusive = c.exclusive;
-  _consumers.push_back(std::move(k));
+  // After those of the same or a higher priority: arrival order within a priority.
+  const auto at = std::find_if(_consumers.begin(), _consumers.end(), [&](const consumer& o) { return o.priority < c.priority; });
+  const auto index = static_cast<std::size_t>(at - _consumers.begin());
+  _consumers.insert(at, std::move(k));
+  if (index < _cursor) ++_cursor;
+  _mixed_priorities = _consumers.front().priority != _consumers.back().priority;
   _ever_consumed = true;
   return std::nullopt;
 }
@@ -143,7 +241,11 @@ void queue::remove_consumer(consumer_address address) {
   _consumers.erase(it);
   if (_cursor > index) --_cursor;
   if (_cursor >= _consumers.size()) _cursor = 0;
+  _mixed_priorities = !_consumers.empty() && _consumers.front().priority != _consumers.back().priority;
+  if (_consumers.empty()) touch();  // x-expires counts from when the last consumer left
 }
+
+void queue::touch() noexcept { _last_used = turn_clock::now(); }
 
 queue::unacked_entry* queue::find_unacked(std::uint64_t dseq) noexcept {
   if (dseq < _unacked_base || dseq - _unacked_base >= _unacked.size()) return nullptr;
@@ -152,25 +254,46 @@ queue::unacked_entry* queue::find_unacked(std::uint64_t dseq) noexcept {
 }
 
 void queue::requeue(ready_entry&& e) {
+  const std::uint8_t l = e.msg ? lane_of(*e.msg) : 0;
+  ++_ready_count;
+  _ready_bytes += e.size;
+  lane& ready = _lanes[l];
   // Back to its place in publish order: usually the front, as it is older than every ready
   // one (callers requeue newest first, so a batch is a run of pushes to the front).
-  if (_ready.empty() || e.seq() < _ready.front().seq()) {
-    _ready.push_front(std::move(e));
+  if (ready.empty() || e.seq() < ready.front().seq()) {
+    ready.push_front(std::move(e));
     return;
   }
-  const auto at = std::lower_bound(_ready.begin(), _ready.end(), e.seq(),
+  const auto at = std::lower_bound(ready.begin(), ready.end(), e.seq(),
                                    [](const ready_entry& r, std::uint64_t seq) { return r.seq() < seq; });
-  _ready.insert(at, std::move(e));
+  ready.insert(at, std::move(e));
 }
 
-void queue::take_back(unacked_entry& e, bool requeue_it, seq_run& acks) {
+void queue::take_back(unacked_entry& e, bool requeue_it, seq_run& acks, delivery_sink& sink) {
   if (consumer* c = find_consumer(e.consumer); c != nullptr && c->unacked > 0) --c->unacked;
   --_unacked_live;
-  if (requeue_it) {
-    requeue(ready_entry{std::move(e.msg), e.seq, e.stored, true});
-  } else {
-    if (e.stored) forget_stored(e.seq, e.stored, acks);
+  if (!requeue_it) {
+    if (e.stored) forget_stored(e.seq(), e.stored, acks);
     e.msg.reset();
+    return;
+  }
+  const position back = e.at.returned();
+  if (const auto& limit = _settings.limits.delivery_limit; limit && back.returns() > *limit) {
+    // Poison-message protection: it came back once too often.
+    if (e.stored) forget_stored(e.seq(), e.stored, acks);
+    dead_letter(std::move(e.msg), death_reason::delivery_limit, sink);
+    return;
+  }
+  const std::uint64_t size = e.msg->body_size();
+  const bool own_ttl = e.msg->ttl_ms() >= 0;
+  const std::uint8_t l = lane_of(*e.msg);
+  const std::int64_t deadline = own_ttl ? deadline_of(*e.msg) : 0;
+  requeue(ready_entry{std::move(e.msg), back, e.stored, size});
+  if (own_ttl) {
+    // Its expiry may have passed while it was out: the heap takes it again.
+    _expiries.push_back(expiry{deadline, back.seq(), l});
+    std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
+    _timed = true;
   }
 }
 
@@ -181,46 +304,244 @@ void queue::trim_settled() noexcept {
   }
 }
 
-void queue::settle(settle_action action, const delivery_ranges& dseqs) {
+void queue::settle(settle_action action, const delivery_ranges& dseqs, delivery_sink& sink) {
   // Newest first: requeued messages then each go to the front of the ready ones.
   seq_run acks(store::record_type::ack);
+  const bool dead_letters = action == settle_action::drop && _settings.limits.dead_letter_exchange;
   dseqs.for_each_newest_first([&](std::uint64_t dseq) {
     unacked_entry* e = find_unacked(dseq);
     if (e == nullptr) return;  // already settled (e.g. the channel went first)
     if (action == settle_action::ack && e->msg) _stats.on_ack(*e->msg);
-    take_back(*e, action == settle_action::requeue, acks);
+    if (dead_letters) {
+      // Rejected without requeue: to the dead-letter exchange (oldest first, as RabbitMQ sends them).
+      message_ref m = e->msg.share();
+      take_back(*e, false, acks, sink);
+      _dead_letter_scratch.push_back(std::move(m));
+      return;
+    }
+    take_back(*e, action == settle_action::requeue, acks, sink);
   });
-  if (_store != nullptr) acks.flush(*this);
+  acks.flush(*this);
   trim_settled();
+  for (auto it = _dead_letter_scratch.rbegin(); it != _dead_letter_scratch.rend(); ++it) {
+    dead_letter(std::move(*it), death_reason::rejected, sink);
+  }
+  _dead_letter_scratch.clear();
+  if (_timed) expire(turn_clock::now(), sink);  // requeued ones whose time is up
 }
 
-void queue::channel_gone(connection_key connection, std::uint16_t channel) {
+void queue::channel_gone(connection_key connection, std::uint16_t channel, delivery_sink& sink) {
   auto gone = [&](consumer_address a) { return a.connection == connection && (channel == 0 || a.channel == channel); };
-  seq_run unused(store::record_type::ack);  // requeued: nothing is acked
+  seq_run acks(store::record_type::ack);  // only what reached its delivery limit is acked
   for (auto it = _unacked.rbegin(); it != _unacked.rend(); ++it) {  // newest first, as in settle()
-    if (it->msg && gone(it->consumer)) take_back(*it, true, unused);
+    if (it->msg && gone(it->consumer)) take_back(*it, true, acks, sink);
   }
+  acks.flush(*this);
   trim_settled();
   for (std::size_t i = _consumers.size(); i-- > 0;) {
     if (gone(_consumers[i].address)) remove_consumer(_consumers[i].address);
   }
+  if (_timed) expire(turn_clock::now(), sink);
 }
 
-bool queue::front_ready() {
-  if (_ready.empty()) return false;
-  if (_ready.front().msg) [[likely]] return true;  // in memory: the usual case
-  while (!_ready.empty() && !load(_ready.front())) _ready.pop_front();
-  return !_ready.empty();
+queue::lane* queue::next_lane() {
+  for (std::size_t i = _lanes.size(); i-- > 0;) {
+    lane& l = _lanes[i];
+    while (!l.empty()) {
+      ready_entry& front = l.front();
+      if (front.msg) [[likely]] return &l;  // in memory: the usual case
+      if (front.tombstone()) {
+        --_tombstones;
+        l.pop_front();
+        continue;
+      }
+      if (load(front)) return &l;
+      --_ready_count;  // unreadable: dropped
+      _ready_bytes -= front.size;
+      l.pop_front();
+    }
+  }
+  return nullptr;
 }
 
-get_result queue::get(reply_to to, bool no_ack) {
+queue::ready_entry queue::pop_ready(lane& l) {
+  ready_entry e = std::move(l.front());
+  l.pop_front();
+  --_ready_count;
+  _ready_bytes -= e.size;
+  return e;
+}
+
+void queue::dead_letter(message_ref msg, death_reason reason, delivery_sink& sink) {
+  if (!msg || !_settings.limits.dead_letter_exchange) return;
+  sink.dead_letter(*this, std::move(msg), reason);
+}
+
+void queue::discard(ready_entry&& e, death_reason reason, delivery_sink& sink, seq_run& acks) {
+  if (e.stored) {
+    // A paged-out message is read back only if it has somewhere to go.
+    if (!e.msg && _settings.limits.dead_letter_exchange) e.msg = _store->read(e.stored);
+    forget_stored(e.seq(), e.stored, acks);
+  }
+  dead_letter(std::move(e.msg), reason, sink);
+}
+
+void queue::drop_over_limit(delivery_sink& sink) {
+  seq_run acks(store::record_type::ack);
+  while (over_limit(0, 0)) {
+    lane* l = next_lane();
+    if (l == nullptr) break;
+    discard(pop_ready(*l), death_reason::maxlen, sink, acks);
+  }
+  acks.flush(*this);
+}
+
+void queue::expire_at(std::uint8_t l, std::uint64_t seq, delivery_sink& sink, seq_run& acks) {
+  lane& ready = _lanes[l];
+  const auto it = std::lower_bound(ready.begin(), ready.end(), seq,
+                                   [](const ready_entry& r, std::uint64_t s) { return r.seq() < s; });
+  if (it == ready.end() || it->seq() != seq || it->tombstone()) return;  // delivered, or gone already
+  if (it == ready.begin()) {
+    discard(pop_ready(ready), death_reason::expired, sink, acks);
+    return;
+  }
+  ready_entry e{std::move(it->msg), it->at, it->stored, it->size};
+  it->stored = {};  // now a tombstone
+  --_ready_count;
+  _ready_bytes -= e.size;
+  ++_tombstones;
+  discard(std::move(e), death_reason::expired, sink, acks);
+}
+
+void queue::expire(std::int64_t now, delivery_sink& sink) {
+  // Bounded per call, so that a million messages expiring at once are spread over the
+  // worker's turns instead of stalling its sockets; next_deadline() says "now" meanwhile.
+  constexpr std::size_t most_per_call = 4096;
+  std::size_t done = 0;
+  seq_run acks(store::record_type::ack);
+  // Messages with their own TTL, wherever they are in the queue.
+  while (!_expiries.empty() && _expiries.front().deadline <= now && done < most_per_call) {
+    const expiry x = _expiries.front();
+    std::pop_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
+    _expiries.pop_back();
+    expire_at(x.lane, x.seq, sink, acks);
+    ++done;
+  }
+  // The queue's TTL: messages expire in publish order, so only the heads are looked at.
+  if (_settings.limits.message_ttl_ms) {
+    for (std::size_t i = _lanes.size(); i-- > 0 && done < most_per_call;) {
+      lane& l = _lanes[i];
+      while (!l.empty() && done < most_per_call) {
+        ready_entry& front = l.front();
+        if (front.tombstone()) {
+          --_tombstones;
+          l.pop_front();
+          continue;
+        }
+        if (!front.msg && !load(front)) {
+          --_ready_count;
+          _ready_bytes -= front.size;
+          l.pop_front();
+          continue;
+        }
+        if (deadline_of(*front.msg) > now) break;
+        discard(pop_ready(l), death_reason::expired, sink, acks);
+        ++done;
+      }
+    }
+  }
+  acks.flush(*this);
+  if (_tombstones > 4096 && _tombstones > _ready_count) compact_tombstones();
+  update_timed();
+}
+
+void queue::compact_tombstones() {
+  for (auto& l : _lanes) {
+    std::erase_if(l, [](const ready_entry& e) { return e.tombstone(); });
+  }
+  _tombstones = 0;
+}
+
+std::int64_t queue::consumer_timeout_ns() const noexcept {
+  const std::int64_t ms = _settings.limits.consumer_timeout_ms.value_or(_default_consumer_timeout_ms);
+  return ms > 0 ? ms * 1'000'000 : 0;
+}
+
+std::int64_t queue::next_deadline() const noexcept {
+  std::int64_t next = INT64_MAX;
+  if (!_expiries.empty()) next = _expiries.front().deadline;
+  if (_settings.limits.message_ttl_ms) {
+    for (const lane& l : _lanes) {
+      for (const ready_entry& e : l) {
+        if (e.tombstone()) continue;
+        // A paged-out head is loaded by run_timers(): look again at once.
+        next = std::min(next, e.msg ? deadline_of(*e.msg) : 0);
+        break;
+      }
+    }
+  }
+  if (_settings.limits.expires_ms && _consumers.empty()) {
+    next = std::min(next, _last_used + *_settings.limits.expires_ms * 1'000'000);
+  }
+  if (_settings.limits.consumer_timeout_ms) {
+    for (const auto& e : _unacked) {
+      if (!e.msg) continue;
+      if (e.consumer.consumer != 0) next = std::min(next, e.delivered_at + consumer_timeout_ns());
+      break;
+    }
+  }
+  return next;
+}
+
+bool queue::unused_expired(std::int64_t now) const noexcept {
+  return _settings.limits.expires_ms && _consumers.empty() &&
+         now - _last_used >= *_settings.limits.expires_ms * 1'000'000;
+}
+
+void queue::run_timers(std::int64_t now, delivery_sink& sink) {
+  expire(now, sink);
+  check_consumer_timeouts(now, sink);
+}
+
+void queue::check_consumer_timeouts(std::int64_t now, delivery_sink& sink) {
+  const std::int64_t timeout = consumer_timeout_ns();
+  if (timeout == 0 || _unacked_live == 0) return;
+  // Deliveries are in delivery order: the first live one is the oldest.
+  std::vector<consumer_address> late;
+  for (const auto& e : _unacked) {
+    if (!e.msg) continue;
+    if (now - e.delivered_at < timeout) break;
+    // basic.get's deliveries have no consumer to cancel: they wait for their channel.
+    if (e.consumer.consumer != 0 && std::find(late.begin(), late.end(), e.consumer) == late.end()) {
+      late.push_back(e.consumer);
+    }
+  }
+  for (const consumer_address& c : late) {
+    // Only the slow consumer goes: its deliveries come back, its channel stays open.
+    seq_run acks(store::record_type::ack);
+    for (auto it = _unacked.rbegin(); it != _unacked.rend(); ++it) {
+      if (it->msg && it->consumer == c) take_back(*it, true, acks, sink);
+    }
+    acks.flush(*this);
+    remove_consumer(c);
+    sink.consumer_cancelled(c);
+  }
+  if (!late.empty()) {
+    trim_settled();
+    dispatch(sink);
+  }
+}
+
+get_result queue::get(reply_to to, bool no_ack, delivery_sink& sink) {
   get_result r;
   r.queue = _id;
-  if (!front_ready()) return r;
-  ready_entry e = std::move(_ready.front());
-  _ready.pop_front();
+  touch();
+  if (_timed) expire(turn_clock::now(), sink);
+  lane* l = next_lane();
+  if (l == nullptr) return r;
+  ready_entry e = pop_ready(*l);
   r.redelivered = e.redelivered();
-  r.remaining = static_cast<std::uint32_t>(_ready.size());
+  r.remaining = static_cast<std::uint32_t>(_ready_count);
   if (e.msg) _stats.on_delivery(*e.msg, r.redelivered, no_ack, true);
   if (no_ack) {
     if (e.stored) forget_stored(e.seq(), e.stored);
@@ -229,42 +550,64 @@ get_result queue::get(reply_to to, bool no_ack) {
   }
   r.msg = e.msg.share();
   r.dseq = _unacked_base + _unacked.size();
-  _unacked.push_back(unacked_entry{std::move(e.msg), e.seq(), e.stored, consumer_address{to.connection, to.channel, 0}});
+  _unacked.push_back(unacked_entry{std::move(e.msg), e.at, e.stored, consumer_address{to.connection, to.channel, 0},
+                                   turn_clock::now()});
   ++_unacked_live;
   return r;
 }
 
 std::uint32_t queue::purge() {
-  const auto n = static_cast<std::uint32_t>(_ready.size());
-  if (_store != nullptr) {
-    seq_run acks(store::record_type::ack);
-    for (const auto& e : _ready) {
+  const auto n = static_cast<std::uint32_t>(_ready_count);
+  seq_run acks(store::record_type::ack);
+  for (auto& l : _lanes) {
+    for (const auto& e : l) {
       if (e.stored) forget_stored(e.seq(), e.stored, acks);
     }
-    acks.flush(*this);
+    l.clear();
   }
-  _ready.clear();
+  acks.flush(*this);
+  _ready_count = 0;
+  _ready_bytes = 0;
+  _tombstones = 0;
+  _expiries.clear();
+  update_timed();
   return n;
 }
 
 void queue::dispatch(delivery_sink& sink) {
   seq_run acks(store::record_type::ack);
-  while (!_consumers.empty() && front_ready()) {
-    // Round-robin: the first consumer with credit from the cursor on.
+  while (!_consumers.empty()) {
+    lane* l = next_lane();
+    if (l == nullptr) break;
+    // Round-robin among those with credit; with consumer priorities, among the highest
+    // priority that has credit; with single active consumer, only the first.
     consumer* chosen = nullptr;
-    const std::size_t n = _consumers.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      consumer& c = _consumers[(_cursor + i) % n];
-      if (c.has_credit()) {
-        chosen = &c;
-        _cursor = (_cursor + i + 1) % n;
-        break;
+    const std::size_t n = _settings.limits.single_active_consumer ? 1 : _consumers.size();
+    if (n == 1) {
+      if (_consumers.front().has_credit()) chosen = &_consumers.front();
+    } else if (!_mixed_priorities) {
+      for (std::size_t i = 0; i < n; ++i) {
+        consumer& c = _consumers[(_cursor + i) % n];
+        if (c.has_credit()) {
+          chosen = &c;
+          _cursor = (_cursor + i + 1) % n;
+          break;
+        }
       }
+    } else {
+      std::size_t at = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        consumer& c = _consumers[(_cursor + i) % n];
+        if (c.has_credit() && (chosen == nullptr || c.priority > chosen->priority)) {
+          chosen = &c;
+          at = (_cursor + i) % n;
+        }
+      }
+      if (chosen != nullptr) _cursor = (at + 1) % n;
     }
     if (chosen == nullptr) break;
 
-    ready_entry e = std::move(_ready.front());
-    _ready.pop_front();
+    ready_entry e = pop_ready(*l);
     --chosen->window;
     chosen->window_bytes -= static_cast<std::int64_t>(e.msg->body_size());
     deliver_cmd d;
@@ -277,7 +620,7 @@ void queue::dispatch(delivery_sink& sink) {
     } else {
       d.dseq = _unacked_base + _unacked.size();
       d.msg = e.msg.share();
-      _unacked.push_back(unacked_entry{std::move(e.msg), e.seq(), e.stored, chosen->address});
+      _unacked.push_back(unacked_entry{std::move(e.msg), e.at, e.stored, chosen->address, turn_clock::now()});
       ++_unacked_live;
       ++chosen->unacked;
       if (chosen->channel_credit != UINT32_MAX) --chosen->channel_credit;
@@ -285,17 +628,19 @@ void queue::dispatch(delivery_sink& sink) {
     _stats.on_delivery(*d.msg, d.redelivered, chosen->no_ack, false);
     sink.deliver(std::move(d));
   }
-  if (_store != nullptr) acks.flush(*this);
+  acks.flush(*this);
 }
 
 void queue::log_deliveries() {
   if (_store == nullptr) return;
   seq_run delivered(store::record_type::delivered);
-  for (const auto& e : _ready) {
-    if (e.stored && e.redelivered()) delivered.add(*this, e.seq());
+  for (const auto& l : _lanes) {
+    for (const auto& e : l) {
+      if (e.stored && e.redelivered()) delivered.add(*this, e.seq());
+    }
   }
   for (const auto& e : _unacked) {
-    if (e.msg && e.stored) delivered.add(*this, e.seq);
+    if (e.msg && e.stored) delivered.add(*this, e.seq());
   }
   delivered.flush(*this);
 }

@@ -10,6 +10,7 @@
 #include "engine/queue_stats.h"
 #include "engine/ids.h"
 #include "engine/message.h"
+#include "engine/queue_limits.h"
 #include "engine/store/message_store.h"
 
 // A queue: its ready messages in publish order, its consumers served round-robin within
@@ -17,6 +18,12 @@
 // worker's shard for its whole life; not thread-safe. Allocates nothing per message beyond
 // the deques' blocks (deliveries are numbered, so the unsettled ones are a deque indexed by
 // number, not a map).
+//
+// What its arguments and policy ask (queue_limits) is kept here too: time to live, exact even
+// for a message behind others (a heap of deadlines; an expired message in the middle leaves a
+// tombstone that the head skips), length limits with their overflow mode, dead-lettering
+// (handed to the sink, which routes), priority lanes, single active consumer, consumer
+// priorities, a delivery limit and a consumer timeout. A queue without them pays a branch.
 //
 // A durable queue attached to its worker's message store logs its persistent messages there,
 // with their acks and delivery marks. Past the first `resident_messages` ready ones, a stored
@@ -32,6 +39,8 @@ struct queue_settings {
   bool auto_delete = false;
   connection_key exclusive_owner;
   std::vector<std::byte> arguments;  // the declare's field table bytes
+  queue_limits limits;  // from the arguments and the policy that applies
+  std::string policy;   // the policy's name; empty: none
   // A durable queue's incarnation: a new one each time its name is declared anew, kept in the
   // definitions file, so that the message log never gives a deleted queue's messages to a
   // queue declared later with the same name. 0 for the others.
@@ -40,17 +49,32 @@ struct queue_settings {
 
 class queue {
  public:
-  // Deliveries leave the queue through this.
+  // Why a message leaves for the dead-letter exchange (the x-death "reason").
+  enum class death_reason : std::uint8_t { rejected, expired, maxlen, delivery_limit };
+
+  // Deliveries, dead letters and consumer cancellations leave the queue through this.
   class delivery_sink {
    public:
     virtual ~delivery_sink() = default;
     virtual void deliver(deliver_cmd&& d) = 0;
+    // Called only when the queue has a dead-letter exchange.
+    virtual void dead_letter(const queue& from, message_ref msg, death_reason reason) = 0;
+    // The queue cancelled a consumer (its consumer timeout): its channel must be told.
+    virtual void consumer_cancelled(consumer_address consumer) = 0;
+  };
+  static std::string_view death_reason_name(death_reason r) noexcept;
+
+  // What enqueue() did with a message.
+  struct enqueue_result {
+    bool stored = false;    // logged: its confirm waits for the store's batch
+    bool rejected = false;  // refused (reject-publish): the publisher gets a basic.nack
+    bool full = false;      // taken, but the queue is at its limit (block-publishers)
   };
 
   // Ready messages kept in memory even when stored: the head that consumers take next.
   static constexpr std::size_t resident_messages = 2048;
 
-  queue(queue_id id, queue_settings settings) : _id(id), _settings(std::move(settings)) {}
+  queue(queue_id id, queue_settings settings);
 
   // Logs this (durable) queue's persistent messages in `store` from now on.
   void attach_store(store::message_store& store);
@@ -71,7 +95,11 @@ class queue {
 
   queue_id id() const noexcept { return _id; }
   const queue_settings& settings() const noexcept { return _settings; }
-  std::uint32_t ready_count() const noexcept { return static_cast<std::uint32_t>(_ready.size()); }
+  std::uint32_t ready_count() const noexcept { return static_cast<std::uint32_t>(_ready_count); }
+  std::uint64_t ready_bytes() const noexcept { return _ready_bytes; }
+  const queue_limits& limits() const noexcept { return _settings.limits; }
+  // A policy changed: new limits (the overflow and lengths apply from the next publish).
+  void set_limits(queue_limits limits, std::string policy, delivery_sink& sink);
   std::uint32_t unacked_count() const noexcept { return _unacked_live; }
   std::uint32_t consumer_count() const noexcept { return static_cast<std::uint32_t>(_consumers.size()); }
   bool ever_consumed() const noexcept { return _ever_consumed; }
@@ -80,10 +108,29 @@ class queue {
   void for_each_consumer(F&& f) const {
     for (const auto& c : _consumers) f(c.address);
   }
+  // The consumer that receives when single active consumer is on (the first one), else null.
+  const consumer_address* active_consumer() const noexcept {
+    return _settings.limits.single_active_consumer && !_consumers.empty() ? &_consumers.front().address : nullptr;
+  }
 
-  // Adds a message; true when it was logged, so that its publisher's confirm waits for the
-  // store's current batch to be on disk.
-  bool enqueue(message_ref msg);
+  // Adds a message and delivers what it can; a message over the length limit is rejected or
+  // pushes the head out, as the overflow mode says; a message whose time to live is up is
+  // expired at once (TTL 0: delivered only if a consumer took it right away).
+  enqueue_result enqueue(message_ref msg, delivery_sink& sink);
+  // At its length limit (ready messages or their bytes).
+  bool full() const noexcept;
+
+  // Timers: expiries of messages, and consumers past their timeout. `now` is steady-clock ns.
+  // A queue with a timer wants run_timers() at next_deadline() (INT64_MAX: none).
+  bool timed() const noexcept { return _timed; }
+  std::int64_t next_deadline() const noexcept;
+  void run_timers(std::int64_t now, delivery_sink& sink);
+  // x-expires: the queue went unused (no consumer, get or redeclare) for its time.
+  bool unused_expired(std::int64_t now) const noexcept;
+  // A redeclare, basic.get or consumer counts as a use.
+  void touch() noexcept;
+  // The server's consumer timeout for queues without their own (ms; 0: none).
+  void set_default_consumer_timeout(std::int64_t ms) noexcept { _default_consumer_timeout_ms = ms; }
 
   // Adds a consumer; an error when the queue has an exclusive consumer, or when an
   // exclusive consumer is asked for while others exist (RabbitMQ's 403 texts).
@@ -97,11 +144,11 @@ class queue {
   void remove_consumer(consumer_address consumer);
   // Removes the channel's consumers (every channel of the connection for channel 0) and
   // requeues their unsettled deliveries, in their original order, as redelivered.
-  void channel_gone(connection_key connection, std::uint16_t channel);
-  void settle(settle_action action, const delivery_ranges& dseqs);
+  void channel_gone(connection_key connection, std::uint16_t channel, delivery_sink& sink);
+  void settle(settle_action action, const delivery_ranges& dseqs, delivery_sink& sink);
 
   // basic.get: the head message, tracked as unacked for `to` unless no_ack.
-  get_result get(reply_to to, bool no_ack);
+  get_result get(reply_to to, bool no_ack, delivery_sink& sink);
   // Drops the ready messages; returns how many.
   std::uint32_t purge();
 
@@ -109,26 +156,49 @@ class queue {
   void dispatch(delivery_sink& sink);
 
  private:
-  // 24 bytes: a backlog costs little more than its messages (the flag rides in the seq's low bit).
-  class ready_entry {
+  // A message's place in publish order, whether it was delivered before, and how many times
+  // it came back (for x-delivery-limit), in one word: seq in the high 48 bits.
+  class position {
    public:
-    ready_entry(message_ref m, std::uint64_t seq, store::disk_location where, bool redelivered) noexcept
-        : msg(std::move(m)), stored(where), _seq_and_flag(seq << 1 | static_cast<std::uint64_t>(redelivered)) {}
-    std::uint64_t seq() const noexcept { return _seq_and_flag >> 1; }  // publish order, kept when requeued
-    bool redelivered() const noexcept { return (_seq_and_flag & 1) != 0; }
+    position(std::uint64_t seq, bool redelivered, std::uint32_t returns = 0) noexcept
+        : _bits(seq << 16 | std::uint64_t{std::min<std::uint32_t>(returns, 0x7fff)} << 1 | std::uint64_t{redelivered}) {}
+    std::uint64_t seq() const noexcept { return _bits >> 16; }  // kept when requeued
+    bool redelivered() const noexcept { return (_bits & 1) != 0; }
+    std::uint32_t returns() const noexcept { return static_cast<std::uint32_t>(_bits >> 1 & 0x7fff); }
+    position returned() const noexcept { return position{seq(), true, returns() + 1}; }
+   private:
+    std::uint64_t _bits;
+  };
+  // 32 bytes: a backlog costs little more than its messages.
+  struct ready_entry {
+    ready_entry(message_ref m, position p, store::disk_location where, std::uint64_t body_size) noexcept
+        : msg(std::move(m)), stored(where), at(p), size(static_cast<std::uint32_t>(std::min<std::uint64_t>(body_size, UINT32_MAX))) {}
+    std::uint64_t seq() const noexcept { return at.seq(); }
+    bool redelivered() const noexcept { return at.redelivered(); }
+    // Expired in the middle of the queue: skipped when it reaches the head.
+    bool tombstone() const noexcept { return !msg && !stored; }
 
     message_ref msg;  // empty while paged out
     store::disk_location stored;
-
-   private:
-    std::uint64_t _seq_and_flag;
+    position at;
+    std::uint32_t size;  // the body's bytes (for x-max-length-bytes)
   };
   struct unacked_entry {
     message_ref msg;  // empty once settled
-    std::uint64_t seq = 0;
+    position at;
     store::disk_location stored;
     consumer_address consumer;
+    std::int64_t delivered_at = 0;
+    std::uint64_t seq() const noexcept { return at.seq(); }
   };
+  // A message with its own TTL that may expire behind others.
+  struct expiry {
+    std::int64_t deadline;
+    std::uint64_t seq;
+    std::uint8_t lane;
+    bool operator>(const expiry& o) const noexcept { return deadline > o.deadline; }
+  };
+  using lane = std::deque<ready_entry>;
   // Consecutive seqs logged as one ack or delivered record.
   class seq_run {
    public:
@@ -143,6 +213,7 @@ class queue {
   struct consumer {
     consumer_address address;
     std::string tag;
+    std::int32_t priority = 0;  // x-priority: higher ones are served while they have credit
     std::uint16_t prefetch = 0;
     std::uint32_t unacked = 0;
     std::uint32_t channel_credit = UINT32_MAX;
@@ -159,14 +230,37 @@ class queue {
   };
 
   unacked_entry* find_unacked(std::uint64_t dseq) noexcept;
+  // The lane a message waits in: its priority, capped at x-max-priority (0 without).
+  std::uint8_t lane_of(const message& m) const noexcept {
+    return std::min<std::uint8_t>(m.priority(), _settings.limits.max_priority);
+  }
+  // When the entry's message expires (steady ns), INT64_MAX: never.
+  std::int64_t deadline_of(const message& m) const noexcept;
+  void push_ready(ready_entry&& e, std::uint8_t lane);
+  // The lane whose front goes next (after tombstones are skipped and a paged-out head loaded);
+  // null when nothing is ready.
+  lane* next_lane();
+  // Takes the next ready message out (next_lane() must have answered).
+  ready_entry pop_ready(lane& l);
+  // A ready message leaves for good (expired, dropped, over the limit): logged as acked and,
+  // when the queue has a dead-letter exchange, handed to the sink.
+  void discard(ready_entry&& e, death_reason reason, delivery_sink& sink, seq_run& acks);
+  void dead_letter(message_ref msg, death_reason reason, delivery_sink& sink);
+  // The ready message seq of lane `l` expires: a tombstone where it stood.
+  void expire_at(std::uint8_t l, std::uint64_t seq, delivery_sink& sink, seq_run& acks);
+  void expire(std::int64_t now, delivery_sink& sink);
+  void drop_over_limit(delivery_sink& sink);
+  void compact_tombstones();
+  bool over_limit(std::uint64_t more_messages, std::uint64_t more_bytes) const noexcept;
+  void check_consumer_timeouts(std::int64_t now, delivery_sink& sink);
+  std::int64_t consumer_timeout_ns() const noexcept;
+  void update_timed() noexcept;
   // Brings a paged-out message back; false if it cannot be read (the entry is dropped).
   bool load(ready_entry& e);
   // A stored message is gone from the queue: logged as acked (through `acks`) and released.
   void forget_stored(std::uint64_t seq, store::disk_location loc, seq_run& acks);
   void forget_stored(std::uint64_t seq, store::disk_location loc);  // one alone
-  void take_back(unacked_entry& e, bool requeue, seq_run& acks);
-  // Loads the head if it is paged out, dropping unreadable ones; false when none is ready.
-  bool front_ready();
+  void take_back(unacked_entry& e, bool requeue, seq_run& acks, delivery_sink& sink);
   void requeue(ready_entry&& e);
   void trim_settled() noexcept;
   consumer* find_consumer(consumer_address a) noexcept;
@@ -175,8 +269,17 @@ class queue {
   queue_settings _settings;
   queue_stats _stats;
   std::uint64_t _next_seq = 1;
-  std::deque<ready_entry> _ready;  // sorted by seq
-  std::vector<consumer> _consumers;
+  // Ready messages by priority (one lane unless x-max-priority), each sorted by seq.
+  std::vector<lane> _lanes;
+  std::size_t _ready_count = 0;  // without tombstones
+  std::uint64_t _ready_bytes = 0;
+  std::size_t _tombstones = 0;
+  std::vector<expiry> _expiries;  // a min-heap by deadline
+  bool _timed = false;  // has a TTL, an expiry or a consumer timeout of its own
+  bool _mixed_priorities = false;  // consumers with different x-priority
+  std::int64_t _last_used = 0;
+  std::int64_t _default_consumer_timeout_ms = 0;
+  std::vector<consumer> _consumers;  // by priority, highest first; in arrival order within one
   std::size_t _cursor = 0;  // the consumer to try first
   std::deque<unacked_entry> _unacked;  // _unacked[i] is delivery number _unacked_base + i
   std::uint64_t _unacked_base = 1;
@@ -185,6 +288,7 @@ class queue {
   store::message_store* _store = nullptr;
   std::uint32_t _store_ref = 0;
   std::uint64_t _paged_through = 0;  // ready seqs up to this were looked at by page_out()
+  std::vector<message_ref> _dead_letter_scratch;
 };
 
 }  // namespace haremq::engine

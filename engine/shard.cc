@@ -1,11 +1,16 @@
 #include "engine/shard.h"
 
 #include <algorithm>
+#include <chrono>
+
+#include "engine/dead_letter.h"
 
 namespace haremq::engine {
 
 queue& shard::create_queue(const queue_record& record) {
   auto& q = *_queues.emplace(record.id, std::make_unique<queue>(record.id, record.settings)).first->second;
+  q.set_default_consumer_timeout(_default_consumer_timeout_ms);
+  after_change(q);
   // Exclusive queues go with their connection, so a restart never finds them.
   if (_store != nullptr && is_durable(record)) q.attach_store(*_store);
   return q;
@@ -44,23 +49,30 @@ void shard::handle_command(command&& c) {
 void shard::handle(enqueue_cmd&& c) {
   queue* q = find(c.queue);
   // Deleted meanwhile: the message is dropped, and confirmed, as RabbitMQ does.
-  const bool logged = q != nullptr && q->enqueue(std::move(c.msg));
+  const queue::enqueue_result done = q != nullptr ? q->enqueue(std::move(c.msg), *this) : queue::enqueue_result{};
   if (c.receipt.seq != 0) {
+    const std::uint64_t rejected = done.rejected ? c.receipt.seq : 0;
     if (!c.receipt.more) {
-      note_receipt(c.receipt, logged);
-    } else if (logged) {
-      // The publish's last enqueue here answers; it must wait for this queue's disk too.
+      note_receipt(c.receipt, done.stored, rejected);
+    } else if (done.stored || rejected != 0) {
+      // The publish's last enqueue here answers; it must wait for this queue's disk too, and
+      // carry this queue's refusal.
       enqueue_receipt before = c.receipt;
       before.seq -= 1;
-      hold_receipt(before, _store->filling_batch());
+      if (done.stored) {
+        hold_receipt(before, _store->filling_batch(), rejected);
+      } else {
+        note_receipt(before, false, rejected);
+      }
     }
   }
   if (q == nullptr) return;
-  if (logged && q->ready_count() > queue::resident_messages) _paging.insert(q->id());
-  q->dispatch(*this);
+  if (done.stored && q->ready_count() > queue::resident_messages) _paging.insert(q->id());
+  if (done.full) hold_publisher(*q, c.receipt.to.connection);
+  if (q->timed()) after_change(*q);
 }
 
-void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk) {
+void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk, std::uint64_t rejected) {
   // Once one of a channel's receipts waits for the disk, the later ones wait behind it (a
   // confirm covers every publish before it), for the same batch unless they bring their own.
   std::uint64_t behind = 0;
@@ -68,28 +80,136 @@ void shard::note_receipt(const enqueue_receipt& r, bool wait_for_disk) {
     if (h.receipt.receipt.same_channel(r)) behind = h.batch;
   }
   if (wait_for_disk || behind != 0) {
-    hold_receipt(r, wait_for_disk ? _store->filling_batch() : behind);
+    hold_receipt(r, wait_for_disk ? _store->filling_batch() : behind, rejected);
     return;
   }
   // A channel's enqueues arrive in order, so the latest seq covers the earlier ones.
   for (auto& pending : _receipts) {
     if (pending.receipt.same_channel(r)) {
-      pending.receipt.seq = r.seq;
+      pending.receipt.seq = std::max(pending.receipt.seq, r.seq);
+      if (rejected != 0 && (pending.rejected.empty() || pending.rejected.back() != rejected)) pending.rejected.push_back(rejected);
       return;
     }
   }
-  _receipts.push_back(enqueued_cmd{r, _self});
+  _receipts.push_back(enqueued_cmd{r, _self, {}});
+  if (rejected != 0) _receipts.back().rejected.push_back(rejected);
 }
 
-void shard::hold_receipt(const enqueue_receipt& r, std::uint64_t batch) {
+void shard::hold_receipt(const enqueue_receipt& r, std::uint64_t batch, std::uint64_t rejected) {
   for (auto it = _held.rbegin(); it != _held.rend() && it->batch == batch; ++it) {
-    auto& held = it->receipt.receipt;
-    if (held.same_channel(r)) {
-      held.seq = std::max(held.seq, r.seq);
+    auto& held = it->receipt;
+    if (held.receipt.same_channel(r)) {
+      held.receipt.seq = std::max(held.receipt.seq, r.seq);
+      if (rejected != 0 && (held.rejected.empty() || held.rejected.back() != rejected)) held.rejected.push_back(rejected);
       return;
     }
   }
-  _held.push_back(held_receipt{enqueued_cmd{r, _self}, batch});
+  _held.push_back(held_receipt{enqueued_cmd{r, _self, {}}, batch});
+  if (rejected != 0) _held.back().receipt.rejected.push_back(rejected);
+}
+
+void shard::dead_letter(const queue& from, message_ref msg, queue::death_reason reason) {
+  const auto& limits = from.limits();
+  if (_replica == nullptr || !limits.dead_letter_exchange) return;
+  death d;
+  d.queue = from.settings().name;
+  d.reason = queue::death_reason_name(reason);
+  d.exchange = *limits.dead_letter_exchange;
+  d.replace_routing_key = limits.dead_letter_routing_key.has_value();
+  if (d.replace_routing_key) d.routing_key = *limits.dead_letter_routing_key;
+  d.unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  message_ref letter = make_dead_letter(*msg, d);
+  if (!letter) return;
+  _replica->refresh();
+  _dead_letter_targets.clear();
+  // A dead-letter exchange that does not exist drops the message, as in RabbitMQ.
+  if (!_replica->route(from.settings().vhost, letter->exchange(), letter->routing_key(), *letter, _dead_letter_targets)) return;
+  const bool check_cycles = reason != queue::death_reason::rejected;
+  for (const queue_target& t : _dead_letter_targets) {
+    if (check_cycles) {
+      const auto* target = _replica->find_queue(from.settings().vhost, t.queue);
+      if (target != nullptr && dead_letter_cycle(*letter, target->settings.name)) continue;
+    }
+    // Dead-lettering is at most once, as in RabbitMQ: nobody waits for a receipt.
+    _out.post(t.owner, enqueue_cmd{t.queue, letter.share(), enqueue_receipt{}});
+  }
+}
+
+void shard::after_change(queue& q) {
+  if (const auto held = _held_publishers.find(q.id()); held != _held_publishers.end() && !q.full()) {
+    release_publishers(q.id(), &q);
+  }
+  if (!q.timed()) return;
+  _timed.insert(q.id());
+  _next_deadline = std::min(_next_deadline, q.next_deadline());
+}
+
+void shard::hold_publisher(queue& q, connection_key publisher) {
+  if (!publisher.valid()) return;
+  auto& held = _held_publishers[q.id()];
+  if (std::find(held.begin(), held.end(), publisher) != held.end()) return;
+  held.push_back(publisher);
+  const auto& s = q.settings();
+  _out.post(publisher.worker,
+            queue_full_cmd{publisher, q.id(), true, "queue '" + s.name + "' in vhost '" + s.vhost + "' is full"});
+}
+
+void shard::release_publishers(queue_id id, const queue*) {
+  const auto held = _held_publishers.find(id);
+  if (held == _held_publishers.end()) return;
+  for (const connection_key& c : held->second) _out.post(c.worker, queue_full_cmd{c, id, false, {}});
+  _held_publishers.erase(held);
+}
+
+void shard::run_timers(std::int64_t now) {
+  if (now >= _next_timeout_scan && _default_consumer_timeout_ms > 0) {
+    // The server's consumer timeout, for queues without timers of their own: looked at once a
+    // second, as the timeout is counted in minutes.
+    _next_timeout_scan = now + 1'000'000'000;
+    for (auto& [_, q] : _queues) {
+      if (!q->timed() && q->unacked_count() > 0) {
+        q->run_timers(now, *this);
+        after_change(*q);
+      }
+    }
+  }
+  if (now < _next_deadline) return;
+  _next_deadline = INT64_MAX;
+  std::vector<queue_id> expired_queues;
+  for (auto it = _timed.begin(); it != _timed.end();) {
+    queue* q = find(*it);
+    if (q == nullptr || !q->timed()) {
+      it = _timed.erase(it);
+      continue;
+    }
+    if (q->unused_expired(now)) {
+      expired_queues.push_back(q->id());
+      ++it;
+      continue;
+    }
+    if (q->next_deadline() <= now) {
+      q->run_timers(now, *this);
+      q->dispatch(*this);
+    }
+    if (const auto held = _held_publishers.find(q->id()); held != _held_publishers.end() && !q->full()) {
+      release_publishers(q->id(), q);
+    }
+    _next_deadline = std::min(_next_deadline, q->next_deadline());
+    ++it;
+  }
+  // x-expires: deleted as if by queue.delete, consumers (there are none) told.
+  for (const queue_id id : expired_queues) {
+    if (queue* q = find(id)) remove(*q, true);
+  }
+}
+
+void shard::reapply_policies() {
+  for (auto& [id, q] : _queues) {
+    const auto record = _topology.queue_by_id(q->settings().vhost, id);
+    if (!record) continue;
+    q->set_limits(record->settings.limits, record->settings.policy, *this);
+    dispatch(*q);
+  }
 }
 
 void shard::flush_receipts() {
@@ -131,21 +251,21 @@ void shard::handle(consume_cmd&& c) {
   }
   // consume-ok travels before the first delivery: same sender, same order.
   reply(c.reply, consume_ok{c.consumer});
-  q->dispatch(*this);
+  dispatch(*q);
 }
 
 void shard::handle(credit_cmd&& c) {
   queue* q = find(c.queue);
   if (q == nullptr) return;
   q->set_channel_credit(c.consumer, c.credit);
-  q->dispatch(*this);
+  dispatch(*q);
 }
 
 void shard::handle(written_cmd&& c) {
   queue* q = find(c.queue);
   if (q == nullptr) return;
   q->reopen_window(c.consumer, c.written, c.bytes);
-  q->dispatch(*this);
+  dispatch(*q);
 }
 
 void shard::handle(cancel_cmd&& c) {
@@ -158,15 +278,15 @@ void shard::handle(cancel_cmd&& c) {
 void shard::handle(settle_cmd&& c) {
   queue* q = find(c.queue);
   if (q == nullptr) return;
-  q->settle(c.action, c.dseqs);
-  q->dispatch(*this);
+  q->settle(c.action, c.dseqs, *this);
+  dispatch(*q);
 }
 
 void shard::handle(channel_gone_cmd&& c) {
   queue* q = find(c.queue);
   if (q == nullptr) return;
   const std::uint32_t consumers_before = q->consumer_count();
-  q->channel_gone(c.connection, c.channel);
+  q->channel_gone(c.connection, c.channel, *this);
   // An exclusive queue goes with the connection that declared it.
   if (c.channel == 0 && q->settings().exclusive && q->settings().exclusive_owner == c.connection) {
     remove(*q, false);
@@ -176,7 +296,7 @@ void shard::handle(channel_gone_cmd&& c) {
     after_consumer_left(*q);
     if (find(c.queue) == nullptr) return;
   }
-  q->dispatch(*this);
+  dispatch(*q);
 }
 
 void shard::after_consumer_left(queue& q) {
@@ -185,7 +305,7 @@ void shard::after_consumer_left(queue& q) {
     remove(q, false);
     return;
   }
-  q.dispatch(*this);
+  dispatch(q);
 }
 
 void shard::handle(get_cmd&& c) {
@@ -194,9 +314,10 @@ void shard::handle(get_cmd&& c) {
     reply(c.reply, missing(c.queue));
     return;
   }
-  get_result got = q->get(c.reply, c.no_ack);
+  get_result got = q->get(c.reply, c.no_ack, *this);
   got.owner = _self;
   reply(c.reply, std::move(got));
+  after_change(*q);
 }
 
 void shard::handle(queue_op_cmd&& c) { reply(c.reply, apply(c.op, c.queue, c.if_unused, c.if_empty)); }
@@ -206,8 +327,15 @@ reply_payload shard::apply(queue_op op, queue_id id, bool if_unused, bool if_emp
   if (q == nullptr) return missing(id);
   const auto& s = q->settings();
   switch (op) {
-    case queue_op::declare_check: return queue_counts{q->ready_count(), q->consumer_count()};
-    case queue_op::purge: return queue_counts{q->purge(), 0};
+    case queue_op::declare_check:
+      q->touch();  // a redeclare counts as a use (x-expires)
+      after_change(*q);
+      return queue_counts{q->ready_count(), q->consumer_count()};
+    case queue_op::purge: {
+      const std::uint32_t purged = q->purge();
+      after_change(*q);
+      return queue_counts{purged, 0};
+    }
     case queue_op::remove: {
       const std::string where = "queue '" + s.name + "' in vhost '" + s.vhost + "'";
       if (if_unused && q->consumer_count() > 0) {
@@ -230,14 +358,14 @@ std::vector<get_result> shard::fetch(queue_id id, std::size_t count, bool requeu
   if (q == nullptr) return out;
   delivery_ranges taken;
   while (out.size() < count) {
-    get_result r = q->get(reply_to{}, !requeue);
+    get_result r = q->get(reply_to{}, !requeue, *this);
     if (!r.msg) break;
     if (requeue) taken.add(r.dseq);
     out.push_back(std::move(r));
   }
   if (requeue && !out.empty()) {
-    q->settle(settle_action::requeue, taken);
-    q->dispatch(*this);
+    q->settle(settle_action::requeue, taken, *this);
+    dispatch(*q);
   }
   return out;
 }
@@ -250,6 +378,8 @@ void shard::remove(queue& q, bool notify_consumers) {
   const queue_id id = q.id();
   q.release_stored();
   _topology.remove_queue(q.settings().vhost, id);
+  release_publishers(id, nullptr);
+  _timed.erase(id);
   if (notify_consumers) {
     q.for_each_consumer([&](consumer_address a) { _out.post(a.connection.worker, consumer_cancelled_cmd{a}); });
   }

@@ -26,6 +26,10 @@ class shard : private queue::delivery_sink {
       : _self(self), _topology(topology), _out(out), _store(store) {}
 
   worker_id self() const noexcept { return _self; }
+  // Dead letters are routed with this worker's replica of the topology (without one they are dropped).
+  void route_dead_letters_with(topology_replica& replica) noexcept { _replica = &replica; }
+  // The server's consumer timeout for queues without x-consumer-timeout (ms; 0: none).
+  void set_default_consumer_timeout(std::int64_t ms) noexcept { _default_consumer_timeout_ms = ms; }
   // Creates the queue object of a queue just declared on this worker (or recovered); a durable
   // one logs its persistent messages in the store.
   queue& create_queue(const queue_record& record);
@@ -59,6 +63,13 @@ class shard : private queue::delivery_sink {
   std::vector<get_result> fetch(queue_id id, std::size_t count, bool requeue);
   // Drops a queue already gone from the topology (its vhost was deleted); consumers are told.
   void drop(queue_id id);
+  // A policy changed: every queue here takes its limits again from the topology.
+  void reapply_policies();
+
+  // Timers (steady ns): message expiry, x-expires, consumer timeouts. The worker runs them each
+  // turn (cheap until the next deadline) and sleeps at most until next_deadline().
+  void run_timers(std::int64_t now);
+  std::int64_t next_deadline() const noexcept { return _next_deadline; }
   template <class F>
   void for_each_queue(F&& f) const {
     for (const auto& [_, q] : _queues) f(*q);
@@ -77,6 +88,18 @@ class shard : private queue::delivery_sink {
     d.owner = _self;
     _out.post(d.consumer.connection.worker, std::move(d));
   }
+  void dead_letter(const queue& from, message_ref msg, queue::death_reason reason) override;
+  void consumer_cancelled(consumer_address consumer) override {
+    _out.post(consumer.connection.worker, consumer_cancelled_cmd{consumer});
+  }
+  // After a queue changed: its timers are looked at, and publishers it held go if it has room.
+  void after_change(queue& q);
+  void dispatch(queue& q) {
+    q.dispatch(*this);
+    after_change(q);
+  }
+  void hold_publisher(queue& q, connection_key publisher);
+  void release_publishers(queue_id id, const queue* q);
   void reply(reply_to to, reply_payload&& payload) {
     _out.post(to.connection.worker, channel_reply_cmd{to, std::move(payload)});
   }
@@ -84,10 +107,11 @@ class shard : private queue::delivery_sink {
   // Removes the queue from the topology and the shard; consumers are told when `notify`.
   void remove(queue& q, bool notify_consumers);
   void after_consumer_left(queue& q);
-  void note_receipt(const enqueue_receipt& r, bool wait_for_disk);
+  // `rejected`: the publish seq a queue refused (0: none), for the channel's basic.nack.
+  void note_receipt(const enqueue_receipt& r, bool wait_for_disk, std::uint64_t rejected);
   // Keeps `r` until the store's batch `batch` is on disk (with a later one of its channel
   // in the same batch, the higher seq).
-  void hold_receipt(const enqueue_receipt& r, std::uint64_t batch);
+  void hold_receipt(const enqueue_receipt& r, std::uint64_t batch, std::uint64_t rejected = 0);
 
   worker_id _self;
   topology_store& _topology;
@@ -102,6 +126,14 @@ class shard : private queue::delivery_sink {
   };
   std::vector<held_receipt> _held;
   std::unordered_set<queue_id> _paging;  // stored queues whose backlog grew since the last sync
+  topology_replica* _replica = nullptr;
+  std::vector<queue_target> _dead_letter_targets;  // scratch
+  std::int64_t _default_consumer_timeout_ms = 0;
+  std::unordered_set<queue_id> _timed;  // queues with a timer of their own
+  std::int64_t _next_deadline = INT64_MAX;
+  std::int64_t _next_timeout_scan = 0;  // the server's consumer timeout, for the other queues
+  // Block-publishers queues at their limit, and the connections they hold back.
+  std::unordered_map<queue_id, std::vector<connection_key>> _held_publishers;
 };
 
 }  // namespace haremq::engine

@@ -339,6 +339,16 @@ std::variant<queue_record, topology_error> topology_store::declare_queue(std::st
   }
   if (d.passive) return no_queue(vhost, d.name);
 
+  const std::string_view checked_name = !d.name.empty() ? d.name : std::string_view{"amq.gen"};
+  if (const auto dlx = d.arguments.find("x-dead-letter-exchange"); dlx && dlx->type() != amqp::field_type::long_string) {
+    // RabbitMQ looks at the dead-letter exchange's name before the other arguments.
+    return topology_error{amqp::reply_code::precondition_failed,
+                          "PRECONDITION_FAILED - invalid type '" + std::string(rabbit_type_name(dlx->type())) +
+                              "' for arg 'x-dead-letter-exchange' in queue '" + std::string(checked_name) +
+                              "' in vhost '" + std::string(vhost) + "'"};
+  }
+  if (auto invalid = check_queue_arguments(checked_name, vhost, d.arguments)) return *invalid;
+
   queue_record q;
   q.id = queue_id{_next_queue_id++};
   q.owner = owner;
@@ -349,11 +359,80 @@ std::variant<queue_record, topology_error> topology_store::declare_queue(std::st
   q.settings.auto_delete = d.auto_delete;
   q.settings.exclusive_owner = d.exclusive ? connection : connection_key{};
   q.settings.arguments = owned(d.arguments);
+  const policy_record* policy = applicable_policy(v->second, true, q.settings.name);
+  q.settings.limits = resolve_limits(d.arguments, policy != nullptr ? &policy->keys : nullptr);
+  if (policy != nullptr) q.settings.policy = policy->name;
   if (is_durable(q)) q.settings.incarnation = d.incarnation != 0 ? d.incarnation : new_incarnation();
   queues.emplace(q.settings.name, q);
   changed();
   if (is_durable(q)) persist();
   return q;
+}
+
+const policy_record* applicable_policy(const vhost_record& vhost, bool is_queue, std::string_view name) {
+  const policy_record* best = nullptr;
+  for (const auto& [_, p] : vhost.policies) {
+    if ((best == nullptr || p.priority > best->priority) && p.applies_to(is_queue, name)) best = &p;
+  }
+  return best;
+}
+
+namespace {
+
+// A policy change: every queue of the vhost takes its limits again.
+void resolve_policies(vhost_record& v) {
+  for (auto& [name, q] : v.queues) {
+    const policy_record* policy = applicable_policy(v, true, name);
+    q.settings.limits = resolve_limits(amqp::field_table::trusted(q.settings.arguments),
+                                       policy != nullptr ? &policy->keys : nullptr);
+    q.settings.policy = policy != nullptr ? policy->name : std::string{};
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> topology_store::put_policy(std::string_view vhost, policy_record p) {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return "no vhost '" + std::string(vhost) + "'";
+  const std::string name = p.name;
+  v->second.policies.insert_or_assign(name, std::move(p));
+  resolve_policies(v->second);
+  changed();
+  persist();
+  return std::nullopt;
+}
+
+bool topology_store::delete_policy(std::string_view vhost, std::string_view name) {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return false;
+  const auto it = v->second.policies.find(name);
+  if (it == v->second.policies.end()) return false;
+  v->second.policies.erase(it);
+  resolve_policies(v->second);
+  changed();
+  persist();
+  return true;
+}
+
+std::vector<std::pair<std::string, policy_record>> topology_store::policies() const {
+  std::lock_guard lock(_mutex);
+  std::vector<std::pair<std::string, policy_record>> out;
+  for (const auto& [vname, v] : _vhosts) {
+    for (const auto& [_, p] : v.policies) out.emplace_back(vname, p);
+  }
+  return out;
+}
+
+std::optional<queue_record> topology_store::queue_by_id(std::string_view vhost, queue_id id) const {
+  std::lock_guard lock(_mutex);
+  auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return std::nullopt;
+  for (const auto& [_, q] : v->second.queues) {
+    if (q.id == id) return q;
+  }
+  return std::nullopt;
 }
 
 std::variant<queue_record, topology_error> topology_store::find_queue(std::string_view vhost, std::string_view name,
@@ -531,11 +610,17 @@ void topology_replica::refresh() {
   for (auto& [name, record] : vhosts) {
     vhost_view& view = _vhosts[name];
     for (auto& [xname, x] : record.exchanges) {
-      auto [it, _] = view.exchanges.emplace(xname, exchange_view{exchange_record{}, binding_table{x.type}});
+      auto [it, _] = view.exchanges.emplace(xname, exchange_view{exchange_record{}, binding_table{x.type}, {}});
       for (const auto& b : x.bindings) {
         it->second.table.add(b.to, b.routing_key, amqp::field_table::trusted(b.arguments));
       }
       x.bindings.clear();
+      if (const auto ae = amqp::field_table::trusted(x.arguments).find("alternate-exchange");
+          ae && ae->type() == amqp::field_type::long_string) {
+        it->second.alternate = std::string(ae->as_string());  // the argument wins over a policy
+      } else if (const policy_record* p = applicable_policy(record, false, xname); p && p->keys.alternate_exchange) {
+        it->second.alternate = *p->keys.alternate_exchange;
+      }
       it->second.record = std::move(x);
       view.exchanges_by_id[it->second.record.id] = &it->second;
     }
@@ -543,6 +628,13 @@ void topology_replica::refresh() {
     for (const auto& [_, q] : view.queues) view.queues_by_id[q.id.value] = &q;
   }
   _version = version;
+}
+
+const queue_record* topology_replica::find_queue(std::string_view vhost, queue_id id) const {
+  const auto v = _vhosts.find(vhost);
+  if (v == _vhosts.end()) return nullptr;
+  const auto q = v->second.queues_by_id.find(id.value);
+  return q == v->second.queues_by_id.end() ? nullptr : q->second;
 }
 
 const exchange_record* topology_replica::find_exchange(std::string_view vhost, std::string_view name) const {
@@ -589,6 +681,18 @@ bool topology_replica::route(std::string_view vhost, std::string_view exchange, 
       headers_decoded = true;
     }
     _pending[i]->table.route(routing_key, headers, _scratch);
+    if (_scratch.empty() && !_pending[i]->alternate.empty()) {
+      // Routed nowhere: its alternate exchange takes the message (each exchange once, so an
+      // alternate-exchange cycle ends).
+      const auto alternate = view.exchanges.find(_pending[i]->alternate);
+      if (alternate != view.exchanges.end() &&
+          std::find(_visited_exchanges.begin(), _visited_exchanges.end(), alternate->second.record.id) ==
+              _visited_exchanges.end()) {
+        _visited_exchanges.push_back(alternate->second.record.id);
+        _pending.push_back(&alternate->second);
+      }
+      continue;
+    }
     for (const destination& d : _scratch) {
       if (d.what == destination::kind::queue) {
         add_queue(d.id);

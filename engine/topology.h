@@ -15,6 +15,7 @@
 #include "engine/command.h"
 #include "engine/exchange_type.h"
 #include "engine/ids.h"
+#include "engine/policy.h"
 #include "engine/queue.h"
 #include "net/amqp/field_table.h"
 
@@ -57,7 +58,12 @@ struct vhost_record {
   std::string name;
   std::map<std::string, exchange_record, std::less<>> exchanges;
   std::map<std::string, queue_record, std::less<>> queues;
+  std::map<std::string, policy_record, std::less<>> policies;
 };
+
+// The policy that applies to a queue or exchange of `vhost` (the highest priority among those
+// that match; the first name on a tie), or null.
+const policy_record* applicable_policy(const vhost_record& vhost, bool is_queue, std::string_view name);
 
 using vhost_map = std::map<std::string, vhost_record, std::less<>>;
 
@@ -148,6 +154,14 @@ class topology_store {
                                                         connection_key connection) const;
   // Removes a queue and every binding to it; false if it was not there.
   bool remove_queue(std::string_view vhost, queue_id id);
+  std::optional<queue_record> queue_by_id(std::string_view vhost, queue_id id) const;
+
+  // Policies. A change re-resolves the limits of the vhost's queues in their records; the
+  // queues' owners must then take them (shard::reapply_policies). The error text when the
+  // vhost does not exist.
+  std::optional<std::string> put_policy(std::string_view vhost, policy_record p);
+  bool delete_policy(std::string_view vhost, std::string_view name);
+  std::vector<std::pair<std::string, policy_record>> policies() const;  // (vhost, policy)
 
   std::optional<topology_error> bind(std::string_view vhost, binding_kind kind, std::string_view destination,
                                      std::string_view source, std::string_view routing_key,
@@ -238,11 +252,13 @@ class topology_replica {
              std::vector<queue_target>& out);
 
   const exchange_record* find_exchange(std::string_view vhost, std::string_view name) const;
+  const queue_record* find_queue(std::string_view vhost, queue_id id) const;
 
  private:
   struct exchange_view {
     exchange_record record;  // without its bindings: those are in `table`
     binding_table table;
+    std::string alternate;  // its alternate exchange (argument, else policy); empty: none
   };
   struct vhost_view {
     std::map<std::string, exchange_view, std::less<>> exchanges;

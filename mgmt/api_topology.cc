@@ -207,7 +207,7 @@ void publish(api_context& c, const request& r, response& out) {
   amqp::byte_writer writer{encoded};
   amqp::write_properties(writer, props);
   encoded.resize(writer.position());
-  const bool persistent = props.has(amqp::property::delivery_mode) && props.delivery_mode == 2;
+  const auto traits = engine::message_traits::of(props);
 
   // Routed on worker 0, then enqueued by each queue's owner before the answer: a request that
   // follows (a get, a delete with if-empty) sees the message, as it would in RabbitMQ.
@@ -227,7 +227,7 @@ void publish(api_context& c, const request& r, response& out) {
       result->internal = true;
       return;
     }
-    engine::message* m = engine::message::create(exchange, routing_key, encoded, bytes.size(), persistent);
+    engine::message* m = engine::message::create(exchange, routing_key, encoded, bytes.size(), traits);
     if (m == nullptr) return;
     result->msg = engine::message_ref{m};
     result->msg->append_body(bytes);

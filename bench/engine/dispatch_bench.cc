@@ -32,6 +32,10 @@ constexpr std::size_t messages_per_iteration = 4096;
 // Keeps a round's deliveries; reserved for a whole iteration, so it never allocates.
 struct collecting_sink final : queue::delivery_sink {
   void deliver(deliver_cmd&& d) override { got.push_back(std::move(d)); }
+  void dead_letter(const queue&, message_ref m, queue::death_reason r) override { dead.emplace_back(std::move(m), r); }
+  void consumer_cancelled(consumer_address c) override { cancelled.push_back(c); }
+  std::vector<std::pair<message_ref, queue::death_reason>> dead;
+  std::vector<consumer_address> cancelled;
   std::vector<deliver_cmd> got;
 };
 
@@ -83,7 +87,7 @@ class consumer_side {
       _bytes[i] = 0;
     }
     if (!_dseqs.empty()) {
-      q.settle(action, _dseqs);
+      q.settle(action, _dseqs, sink);
       _dseqs.clear();
     }
     return n;
@@ -96,7 +100,7 @@ class consumer_side {
 };
 
 void run_dispatch(benchmark::State& state, std::uint16_t prefetch, bool no_ack, std::uint32_t consumers) {
-  queue q{queue_id{1}, queue_settings{"perf-test-queue", "/", false, false, false, {}, {}}};
+  queue q{queue_id{1}, queue_settings{"perf-test-queue", "/", false, false, false, {}, {}, {}, {}}};
   add_consumers(q, consumers, prefetch, no_ack);
   const auto pool = message_pool(messages_per_iteration);
   collecting_sink sink;
@@ -105,7 +109,7 @@ void run_dispatch(benchmark::State& state, std::uint16_t prefetch, bool no_ack, 
   std::size_t stuck = 0;
   for (auto _ : state) {
     for (const auto& m : pool) {
-      q.enqueue(m.share());
+      q.enqueue(m.share(), sink);
       q.dispatch(sink);
     }
     std::size_t delivered = side.finish_round(q, sink, settle_action::ack);
@@ -136,10 +140,10 @@ BENCHMARK(BM_Queue_DispatchNoAck)->Arg(1)->Arg(4)->ArgNames({"consumers"});
 void BM_Queue_Requeue(benchmark::State& state) {
   const auto unacked = static_cast<std::size_t>(state.range(0));
   const auto backlog = static_cast<std::size_t>(state.range(1));
-  queue q{queue_id{1}, queue_settings{"perf-test-queue", "/", false, false, false, {}, {}}};
+  queue q{queue_id{1}, queue_settings{"perf-test-queue", "/", false, false, false, {}, {}, {}, {}}};
   add_consumers(q, 1, static_cast<std::uint16_t>(unacked), false);
   const auto pool = message_pool(unacked + backlog);
-  for (const auto& m : pool) q.enqueue(m.share());
+  for (const auto& m : pool) q.enqueue(m.share(), sink);
   collecting_sink sink;
   sink.got.reserve(unacked);
   consumer_side side{1};

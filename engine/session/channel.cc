@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "engine/arguments.h"
 #include "engine/session/connection.h"
 #include "net/amqp/method_codec.h"
 #include "net/amqp/properties.h"
@@ -293,8 +294,20 @@ channel::method_result channel::handle(const amqp::basic_consume& m) {
   protocol_error error;
   const auto q = lookup_queue(m.queue, amqp::basic_consume::id, error);
   if (!q) return error;
+  std::int32_t priority = 0;
+  if (const auto p = m.arguments.find("x-priority")) {
+    if (!p->is_integer()) {
+      return make_error(reply_code::precondition_failed,
+                        "invalid arg 'x-priority' for queue '" + std::string(m.queue) + "' in vhost '" +
+                            _connection.vhost() + "': {unacceptable_type," +
+                            std::string(engine::rabbit_type_name(p->type())) + "}",
+                        amqp::basic_consume::id);
+    }
+    priority = static_cast<std::int32_t>(p->as_int());
+  }
   const std::uint32_t number = _next_consumer++;
   engine::consume_cmd c;
+  c.priority = priority;
   c.queue = q->queue;
   c.consumer = engine::consumer_address{_connection.key(), _number, number};
   c.tag = tag;
@@ -358,10 +371,20 @@ std::optional<protocol_error> channel::on_header(amqp::bytes_view payload) {
                                                            " is larger than configured max size " + std::to_string(max),
                       amqp::basic_publish::id);
   }
-  const bool persistent =
-      header->properties.has(amqp::property::delivery_mode) && header->properties.delivery_mode == 2;
+  const auto& properties = header->properties;
+  if (properties.has(amqp::property::expiration)) {
+    const auto ttl = engine::parse_expiration(properties.expiration);
+    if (!ttl.error.empty()) {
+      _content.state = content_state::none;
+      const std::string term =
+          ttl.negative != 0 ? "{value_negative," + std::to_string(ttl.negative) + "}" : std::string(ttl.error);
+      return make_error(reply_code::precondition_failed,
+                        "invalid expiration '" + std::string(properties.expiration) + "': " + term,
+                        amqp::basic_publish::id);
+    }
+  }
   engine::message* msg = engine::message::create(_content.exchange, _content.routing_key, payload.subspan(12),
-                                                 header->body_size, persistent);
+                                                 header->body_size, engine::message_traits::of(properties));
   if (msg == nullptr) return make_error(reply_code::resource_error, "out of memory");
   _content.msg = engine::message_ref{msg};
   _content.state = content_state::body;
@@ -461,8 +484,16 @@ void channel::update_enqueued_upto() noexcept {
   _enqueued_upto = std::max(_enqueued_upto, upto);
 }
 
-void channel::on_enqueued(engine::worker_id from, const engine::enqueue_receipt& receipt) {
+void channel::on_enqueued(engine::worker_id from, const engine::enqueue_receipt& receipt,
+                          const std::vector<std::uint64_t>& rejected) {
   if (receipt.incarnation != _incarnation || from.value >= _owners.size()) return;
+  if (!rejected.empty()) {
+    // Several queues (on several workers) may refuse the same publish: one nack.
+    for (const std::uint64_t r : rejected) {
+      const auto at = std::lower_bound(_rejected.begin(), _rejected.end(), r);
+      if (at == _rejected.end() || *at != r) _rejected.insert(at, r);
+    }
+  }
   owner_progress& p = _owners[from.value];
   p.taken = std::max(p.taken, receipt.seq);
   update_enqueued_upto();
@@ -476,6 +507,18 @@ void channel::on_enqueued(engine::worker_id from, const engine::enqueue_receipt&
 
 void channel::flush_confirms() {
   if (!_confirming || _enqueued_upto <= _confirmed_upto) return;
+  // A publish a queue refused (reject-publish) gets its own basic.nack; acks cover the rest.
+  while (!_rejected.empty() && _rejected.front() <= _enqueued_upto) {
+    const std::uint64_t refused = _rejected.front();
+    _rejected.erase(_rejected.begin());
+    if (refused <= _confirmed_upto) continue;
+    if (refused - 1 > _confirmed_upto) {
+      _connection.send(_number, amqp::basic_ack{refused - 1, refused - 1 - _confirmed_upto > 1});
+    }
+    _connection.send(_number, amqp::basic_nack{refused, false, false});
+    _confirmed_upto = refused;
+  }
+  if (_enqueued_upto <= _confirmed_upto) return;
   const bool multiple = _enqueued_upto - _confirmed_upto > 1;
   _connection.send(_number, amqp::basic_ack{_enqueued_upto, multiple});
   _confirmed_upto = _enqueued_upto;

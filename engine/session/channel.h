@@ -45,7 +45,9 @@ class channel {
   // The connection's output drained: consumers' windows reopen.
   void on_output_room();
   // A queue owner has taken this channel's enqueues up to `receipt.seq`.
-  void on_enqueued(engine::worker_id from, const engine::enqueue_receipt& receipt);
+  // `rejected`: publishes a queue refused (reject-publish), nacked instead of acked.
+  void on_enqueued(engine::worker_id from, const engine::enqueue_receipt& receipt,
+                   const std::vector<std::uint64_t>& rejected);
 
   // Sends the publisher confirms gathered while handling a batch of frames, as one
   // basic.ack with multiple=true where possible.
@@ -185,6 +187,7 @@ class channel {
 
   bool _confirming = false;
   std::uint64_t _confirmed_upto = 0;  // acks up to here were sent
+  std::vector<std::uint64_t> _rejected;  // publishes to nack, ascending
   std::uint64_t _commit_upto = 0;     // a tx.commit waits for this publish
 
   bool _transactional = false;

@@ -445,9 +445,24 @@ void connection::wait_for_output_room() {
   _waiting_for_output = true;
 }
 
+void connection::on_queue_full(engine::queue_id q, bool full, const std::string& reason) {
+  const auto it = std::find(_full_queues.begin(), _full_queues.end(), q);
+  if (full && it == _full_queues.end()) {
+    _full_queues.push_back(q);
+    if (_full_reason.empty()) _full_reason = reason;
+    note_publish();
+  } else if (!full && it != _full_queues.end()) {
+    _full_queues.erase(it);
+    if (_full_queues.empty()) {
+      _full_reason.clear();
+      on_alarms(_alarms);  // unblocks unless an alarm still holds it
+    }
+  }
+}
+
 void connection::on_alarms(resource_alarms alarms) {
   _alarms = alarms;
-  const bool on = alarms.any();
+  const bool on = alarms.any() || !_full_queues.empty();
   if (on && _has_published) note_publish();
   if (!on && _blocked) {
     _blocked = false;
@@ -459,12 +474,13 @@ void connection::on_alarms(resource_alarms alarms) {
 
 void connection::note_publish() {
   _has_published = true;
-  if (!_alarms.any() || _blocked || _state != state::open) return;
+  if ((!_alarms.any() && _full_queues.empty()) || _blocked || _state != state::open) return;
   _blocked = true;
-  // RabbitMQ's reasons, joined with " & " when both resources run low.
+  // RabbitMQ's reasons, joined with " & " when both resources run low; else the full queue.
   const char* reason = _alarms.memory && _alarms.disk ? "low on memory & low on disk"
                        : _alarms.memory              ? "low on memory"
-                                                     : "low on disk";
+                       : _alarms.disk                ? "low on disk"
+                                                     : _full_reason.c_str();
   if (_client_wants_blocked) send(0, amqp::connection_blocked{reason});
   _transport.pause_reading(true);
 }
@@ -489,6 +505,10 @@ void connection::forget_exclusive(engine::queue_id q) {
 }
 
 void connection::on_command(engine::command&& c) {
+  if (auto* full = std::get_if<engine::queue_full_cmd>(&c)) {
+    on_queue_full(full->queue, full->full, full->reason);
+    return;
+  }
   const auto to = engine::addressee(c);
   channel* ch = to ? find_channel(to->channel) : nullptr;
   if (ch == nullptr) {
@@ -505,7 +525,7 @@ void connection::on_command(engine::command&& c) {
         } else if constexpr (std::is_same_v<C, engine::consumer_cancelled_cmd>) {
           ch->on_consumer_cancelled(cmd.consumer);
         } else if constexpr (std::is_same_v<C, engine::enqueued_cmd>) {
-          ch->on_enqueued(cmd.from, cmd.receipt);
+          ch->on_enqueued(cmd.from, cmd.receipt, cmd.rejected);
         }
       },
       std::move(c));

@@ -71,6 +71,9 @@ class connection {
   // publishes is blocked: connection.blocked (to clients with the capability) naming what runs
   // low, and no more reading until every alarm is off, then connection.unblocked. Consumers go on.
   void on_alarms(resource_alarms alarms);
+  // A block-publishers queue this connection publishes to is full (or has room again): it is
+  // blocked as by an alarm until every such queue has room.
+  void on_queue_full(engine::queue_id q, bool full, const std::string& reason);
   // A channel completed a publish.
   void note_publish();
   bool blocked() const noexcept { return _blocked; }
@@ -132,6 +135,8 @@ class connection {
   bool _throttled = false;       // a mailbox it publishes into is congested
   bool _blocked = false;         // a resource alarm holds this publisher
   resource_alarms _alarms;
+  std::vector<engine::queue_id> _full_queues;  // block-publishers queues holding it back
+  std::string _full_reason;
   bool _has_published = false;
   bool _client_wants_blocked = false;  // its capabilities say connection.blocked
   bool _waiting_for_output = false;

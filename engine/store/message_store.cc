@@ -20,7 +20,11 @@ std::error_code last_error() noexcept { return {errno, std::system_category()}; 
 }  // namespace
 
 message_ref to_message(const publish_fields& f) {
-  message_ref m(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), true));
+  // Recovery is not the message path: the properties are decoded again for priority and TTL.
+  message_traits traits;
+  if (auto p = amqp::decode_properties(f.properties)) traits = message_traits::of(*p);
+  traits.persistent = true;
+  message_ref m(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), traits));
   if (m) m->append_body(f.body);
   return m;
 }

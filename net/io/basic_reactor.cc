@@ -190,7 +190,12 @@ void basic_reactor::file_written(std::uint64_t token, std::size_t written, std::
 void basic_reactor::run() {
   for (;;) {
     const bool pending = !_reoffer.empty() || !_closed.empty() || !_flush.empty() || !_files_written.empty();
-    poll(pending ? std::chrono::milliseconds{0} : _options.tick);
+    std::chrono::milliseconds wait = _options.tick;
+    if (const auto due = _handler.due_in(); due < wait) {
+      // Rounded up: waking a little after the deadline, never spinning just before it.
+      wait = std::chrono::ceil<std::chrono::milliseconds>(due);
+    }
+    poll(pending ? std::chrono::milliseconds{0} : wait);
     reoffer();
     reap();
     for (std::size_t i = 0; i < _files_written.size(); ++i) {

@@ -70,6 +70,9 @@ class reactor_handler {
   // Once per loop turn, after the completions of the turn were handled and before queued
   // output is flushed; and at least every `options::tick` while idle.
   virtual void on_turn() = 0;
+  // How soon the handler wants its next on_turn even if nothing happens (a timer); the reactor
+  // waits no longer than this or its tick.
+  virtual std::chrono::nanoseconds due_in() const noexcept { return std::chrono::nanoseconds::max(); }
   // A write_file() ended: `written` bytes went to the file, then the sync, unless `error`
   // (or a short write, `written` below the size, with no error: the sync was not done).
   virtual void on_file_written(std::uint64_t /*token*/, std::size_t /*written*/, std::error_code /*error*/) {}

@@ -10,6 +10,10 @@ namespace {
 struct sink final : queue::delivery_sink {
   std::vector<deliver_cmd> got;
   void deliver(deliver_cmd&& d) override { got.push_back(std::move(d)); }
+  void dead_letter(const queue&, message_ref m, queue::death_reason r) override { dead.emplace_back(std::move(m), r); }
+  void consumer_cancelled(consumer_address c) override { cancelled.push_back(c); }
+  std::vector<std::pair<message_ref, queue::death_reason>> dead;
+  std::vector<consumer_address> cancelled;
 };
 
 message_ref make_message() {
@@ -35,15 +39,15 @@ TEST(LatencyHistogram, BucketsByUpperBound) {
 
 TEST(QueueStats, CountsPublishDeliveryAckAndLatency) {
   turn_clock::current_ns = 1'000'000'000;
-  queue q(queue_id{1}, queue_settings{"q", "/", false, false, false, {}, {}});
-  for (int i = 0; i < 3; ++i) q.enqueue(make_message());
+  queue q(queue_id{1}, queue_settings{"q", "/", false, false, false, {}, {}, {}, {}});
+  sink s;
+  for (int i = 0; i < 3; ++i) q.enqueue(make_message(), s);
   consume_cmd c;
   c.queue = queue_id{1};
   c.consumer = consumer_address{connection_key{worker_id{0}, 1}, 1, 1};
   c.tag = "t";
   ASSERT_FALSE(q.add_consumer(c));
   turn_clock::current_ns += 3'000'000;  // 3 ms in the queue
-  sink s;
   q.dispatch(s);
   ASSERT_EQ(s.got.size(), 3u);
   EXPECT_EQ(q.stats().published, 3u);
@@ -56,10 +60,10 @@ TEST(QueueStats, CountsPublishDeliveryAckAndLatency) {
   delivery_ranges first_two;
   first_two.add(s.got[0].dseq);
   first_two.add(s.got[1].dseq);
-  q.settle(settle_action::ack, first_two);
+  q.settle(settle_action::ack, first_two, s);
   delivery_ranges last;
   last.add(s.got[2].dseq);
-  q.settle(settle_action::requeue, last);
+  q.settle(settle_action::requeue, last, s);
   EXPECT_EQ(q.stats().acked, 2u);
   EXPECT_EQ(q.stats().end_to_end.count(), 2u);
   EXPECT_EQ(q.stats().end_to_end.count_in(6), 2u);  // (5 ms, 10 ms]
@@ -75,11 +79,12 @@ TEST(QueueStats, CountsPublishDeliveryAckAndLatency) {
 
 TEST(QueueStats, GetsAndNoAckDeliveries) {
   turn_clock::current_ns = 5'000'000'000;
-  queue q(queue_id{2}, queue_settings{"q", "/", false, false, false, {}, {}});
-  q.enqueue(make_message());
-  q.enqueue(make_message());
-  const auto a = q.get(reply_to{}, true);
-  const auto b = q.get(reply_to{}, false);
+  queue q(queue_id{2}, queue_settings{"q", "/", false, false, false, {}, {}, {}, {}});
+  sink s;
+  q.enqueue(make_message(), s);
+  q.enqueue(make_message(), s);
+  const auto a = q.get(reply_to{}, true, s);
+  const auto b = q.get(reply_to{}, false, s);
   ASSERT_TRUE(a.msg && b.msg);
   EXPECT_EQ(q.stats().got_no_ack, 1u);
   EXPECT_EQ(q.stats().got, 1u);

@@ -22,6 +22,10 @@ std::string body_of(const message_ref& m) { return std::string(amqp::as_chars(m-
 
 struct recording_sink final : queue::delivery_sink {
   void deliver(deliver_cmd&& d) override { got.push_back(std::move(d)); }
+  void dead_letter(const queue&, message_ref m, queue::death_reason r) override { dead.emplace_back(std::move(m), r); }
+  void consumer_cancelled(consumer_address c) override { cancelled.push_back(c); }
+  std::vector<std::pair<message_ref, queue::death_reason>> dead;
+  std::vector<consumer_address> cancelled;
   std::vector<deliver_cmd> got;
 };
 
@@ -36,10 +40,10 @@ consume_cmd consumer(std::uint32_t number, std::uint16_t prefetch, bool no_ack =
 
 class QueueTest : public ::testing::Test {
  protected:
-  queue q{queue_id{1}, queue_settings{"q", "/", false, false, false, {}, {}}};
+  queue q{queue_id{1}, queue_settings{"q", "/", false, false, false, {}, {}, {}, {}}};
   recording_sink sink;
   void publish(int n) {
-    for (int i = 0; i < n; ++i) q.enqueue(make("m" + std::to_string(_next++)));
+    for (int i = 0; i < n; ++i) q.enqueue(make("m" + std::to_string(_next++)), sink);
   }
   int _next = 1;
 };
@@ -64,7 +68,7 @@ TEST_F(QueueTest, PrefetchIsTheAckWindow) {
   publish(5);
   q.dispatch(sink);
   ASSERT_EQ(sink.got.size(), 2u);  // the window is full
-  q.settle(settle_action::ack, {sink.got[0].dseq});
+  q.settle(settle_action::ack, {sink.got[0].dseq}, sink);
   q.dispatch(sink);
   ASSERT_EQ(sink.got.size(), 3u);  // one more after one ack
   EXPECT_EQ(body_of(sink.got[2].msg), "m3");
@@ -77,7 +81,7 @@ TEST_F(QueueTest, FairDispatchSkipsAConsumerWithoutCredit) {
   publish(4);
   q.dispatch(sink);
   ASSERT_EQ(sink.got.size(), 2u);
-  q.settle(settle_action::ack, {sink.got[1].dseq});  // consumer 2 is the faster one
+  q.settle(settle_action::ack, {sink.got[1].dseq}, sink);  // consumer 2 is the faster one
   q.dispatch(sink);
   ASSERT_EQ(sink.got.size(), 3u);
   EXPECT_EQ(sink.got[2].consumer.consumer, 2u);
@@ -87,7 +91,7 @@ TEST_F(QueueTest, RequeueGoesBackToItsPlaceAsRedelivered) {
   ASSERT_FALSE(q.add_consumer(consumer(1, 2)));
   publish(4);
   q.dispatch(sink);  // m1, m2 out; m3, m4 ready
-  q.settle(settle_action::requeue, {sink.got[1].dseq, sink.got[0].dseq});
+  q.settle(settle_action::requeue, {sink.got[1].dseq, sink.got[0].dseq}, sink);
   EXPECT_EQ(q.ready_count(), 4u);
   q.dispatch(sink);
   ASSERT_EQ(sink.got.size(), 4u);
@@ -105,11 +109,11 @@ TEST_F(QueueTest, RequeuedMessagesInterleaveWithEarlierRequeuesByPublishOrder) {
   ASSERT_EQ(sink.got.size(), 6u);
   q.remove_consumer(c.consumer);
   // m2 and m5 come back first, then m1, m4 and m6 (not in order): ready is m1 m2 m4 m5 m6.
-  q.settle(settle_action::requeue, {sink.got[1].dseq, sink.got[4].dseq});
-  q.settle(settle_action::requeue, {sink.got[5].dseq, sink.got[0].dseq, sink.got[3].dseq});
+  q.settle(settle_action::requeue, {sink.got[1].dseq, sink.got[4].dseq}, sink);
+  q.settle(settle_action::requeue, {sink.got[5].dseq, sink.got[0].dseq, sink.got[3].dseq}, sink);
   std::vector<std::string> order;
   for (;;) {
-    get_result r = q.get(reply_to{}, /*no_ack=*/true);
+    get_result r = q.get(reply_to{}, /*no_ack=*/true, sink);
     if (!r.msg) break;
     order.push_back(body_of(r.msg));
   }
@@ -121,8 +125,8 @@ TEST_F(QueueTest, ChannelGoneRequeuesItsUnackedInOrderAndDropsItsConsumers) {
   publish(3);
   q.dispatch(sink);
   ASSERT_EQ(sink.got.size(), 3u);
-  q.settle(settle_action::ack, {sink.got[1].dseq});
-  q.channel_gone(connection_key{worker_id{0}, 7}, 1);
+  q.settle(settle_action::ack, {sink.got[1].dseq}, sink);
+  q.channel_gone(connection_key{worker_id{0}, 7}, 1, sink);
   EXPECT_EQ(q.consumer_count(), 0u);
   EXPECT_EQ(q.unacked_count(), 0u);
   ASSERT_FALSE(q.add_consumer(consumer(2, 0, false, 2)));
@@ -137,8 +141,8 @@ TEST_F(QueueTest, SettlingTwiceOrUnknownDeliveriesIsHarmless) {
   ASSERT_FALSE(q.add_consumer(consumer(1, 0)));
   publish(1);
   q.dispatch(sink);
-  q.settle(settle_action::ack, {sink.got[0].dseq});
-  q.settle(settle_action::ack, {sink.got[0].dseq, 999});
+  q.settle(settle_action::ack, {sink.got[0].dseq}, sink);
+  q.settle(settle_action::ack, {sink.got[0].dseq, 999}, sink);
   EXPECT_EQ(q.unacked_count(), 0u);
 }
 
@@ -154,20 +158,20 @@ TEST_F(QueueTest, NoAckConsumersAreNotTracked) {
 TEST_F(QueueTest, GetTakesTheHeadAndCountsTheRest) {
   publish(3);
   const reply_to to{connection_key{worker_id{0}, 9}, 1};
-  auto first = q.get(to, false);
+  auto first = q.get(to, false, sink);
   ASSERT_TRUE(first.msg);
   EXPECT_EQ(body_of(first.msg), "m1");
   EXPECT_EQ(first.remaining, 2u);
   EXPECT_EQ(q.unacked_count(), 1u);
-  auto second = q.get(to, true);
+  auto second = q.get(to, true, sink);
   EXPECT_EQ(body_of(second.msg), "m2");
   EXPECT_EQ(q.unacked_count(), 1u);
-  q.settle(settle_action::requeue, {first.dseq});
-  auto again = q.get(to, true);
+  q.settle(settle_action::requeue, {first.dseq}, sink);
+  auto again = q.get(to, true, sink);
   EXPECT_EQ(body_of(again.msg), "m1");
   EXPECT_TRUE(again.redelivered);
   EXPECT_EQ(q.purge(), 1u);
-  EXPECT_FALSE(q.get(to, true).msg);
+  EXPECT_FALSE(q.get(to, true, sink).msg);
 }
 
 TEST_F(QueueTest, ExclusiveConsumerKeepsOthersOut) {
@@ -215,7 +219,7 @@ TEST_F(QueueTest, LargeBodiesCloseTheWindowByBytes) {
   const consume_cmd c = consumer(1, 0, /*no_ack=*/true);
   ASSERT_FALSE(q.add_consumer(c));
   const std::string big(delivery_window_bytes / 3, 'b');
-  for (int i = 0; i < 10; ++i) q.enqueue(make(big));
+  for (int i = 0; i < 10; ++i) q.enqueue(make(big), sink);
   q.dispatch(sink);
   // Three fill the byte window to the brim; a fourth is allowed past it, then it is shut.
   EXPECT_EQ(sink.got.size(), 4u);
@@ -233,7 +237,7 @@ TEST(Message, HoldsRoutingPropertiesAndBodyInOneAllocation) {
   p.content_type = "text/plain";
   p.set(amqp::property::content_type);
   amqp::write_properties(w, p);
-  message* m = message::create("ex", "key", w.written(), 10, /*persistent=*/true);
+  message* m = message::create("ex", "key", w.written(), 10, message_traits{.persistent = true});
   ASSERT_NE(m, nullptr);
   EXPECT_FALSE(m->complete());
   EXPECT_TRUE(m->append_body(amqp::as_bytes(std::string_view("01234"))));

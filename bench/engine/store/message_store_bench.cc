@@ -42,7 +42,7 @@ message_ref make_message(std::size_t body_size) {
   const std::vector<std::byte> body(body_size, std::byte{'x'});
   // delivery_mode 2: flags 0x1000, then the octet.
   static const std::byte properties[] = {std::byte{0x10}, std::byte{0x00}, std::byte{0x02}};
-  message_ref m(message::create("", "bench-queue", properties, body_size, true));
+  message_ref m(message::create("", "bench-queue", properties, body_size, message_traits{.persistent = true}));
   m->append_body(body);
   return m;
 }

@@ -40,8 +40,15 @@ std::string body_of(const message_ref& m) { return text(m->body()); }
 
 struct recording_sink final : queue::delivery_sink {
   void deliver(deliver_cmd&& d) override { got.push_back(std::move(d)); }
+  void dead_letter(const queue&, message_ref m, queue::death_reason r) override { dead.emplace_back(std::move(m), r); }
+  void consumer_cancelled(consumer_address c) override { cancelled.push_back(c); }
+  std::vector<std::pair<message_ref, queue::death_reason>> dead;
+  std::vector<consumer_address> cancelled;
   std::vector<deliver_cmd> got;
 };
+
+recording_sink discard;  // for enqueues nobody consumes
+
 
 const connection_key connection{worker_id{0}, 7};
 
@@ -55,7 +62,7 @@ consume_cmd consumer(std::uint32_t number, std::uint16_t prefetch, bool no_ack =
 }
 
 queue_settings durable_settings(std::string name) {
-  return queue_settings{std::move(name), "/", true, false, false, {}, {}};
+  return queue_settings{std::move(name), "/", true, false, false, {}, {}, {}, {}};
 }
 
 class DurableQueueTest : public store_fixture {
@@ -96,7 +103,7 @@ class DurableQueueTest : public store_fixture {
 
   // Enqueues messages 1..count, with bodies body_for("q", n).
   static void enqueue_numbered(queue& q, std::uint64_t count) {
-    for (std::uint64_t n = 1; n <= count; ++n) q.enqueue(make_message(body_for("q", n)));
+    for (std::uint64_t n = 1; n <= count; ++n) q.enqueue(make_message(body_for("q", n)), discard);
   }
 
   // Queue "q" with messages 1..count, dispatched to the consumer `c` adds.
@@ -114,7 +121,7 @@ class DurableQueueTest : public store_fixture {
     for (std::size_t k = 0; k < count; ++k) {
       auto m = make_message(body_for("q", sent.size() + 1), "amq.direct", "rk", mode);
       sent.push_back(m.share());
-      q.enqueue(std::move(m));
+      q.enqueue(std::move(m), sink);
     }
   }
 
@@ -152,9 +159,9 @@ class DurableQueueTest : public store_fixture {
 TEST_F(DurableQueueTest, PersistentMessagesAreLoggedAndTransientOnesAreNot) {
   auto q = durable_queue("q", 1);
   EXPECT_TRUE(q->stored());
-  EXPECT_TRUE(q->enqueue(make_message("p1")));
-  EXPECT_FALSE(q->enqueue(make_message("t2", "amq.direct", "rk", delivery_mode::transient)));
-  EXPECT_TRUE(q->enqueue(make_message("p3")));
+  EXPECT_TRUE(q->enqueue(make_message("p1"), sink).stored);
+  EXPECT_FALSE(q->enqueue(make_message("t2", "amq.direct", "rk", delivery_mode::transient), sink).stored);
+  EXPECT_TRUE(q->enqueue(make_message("p3"), sink).stored);
   EXPECT_EQ(store->live_messages(), 2u);
   EXPECT_EQ(q->ready_count(), 3u);
   EXPECT_EQ(logged("q"), (std::vector<seen>{{1, "p1", false}, {3, "p3", false}}));
@@ -163,7 +170,7 @@ TEST_F(DurableQueueTest, PersistentMessagesAreLoggedAndTransientOnesAreNot) {
 TEST_F(DurableQueueTest, AQueueWithoutAStoreLogsNothing) {
   queue q(queue_id{1}, durable_settings("q"));
   EXPECT_FALSE(q.stored());
-  EXPECT_FALSE(q.enqueue(make_message("p1")));
+  EXPECT_FALSE(q.enqueue(make_message("p1"), sink).stored);
   EXPECT_EQ(store->live_messages(), 0u);
   EXPECT_TRUE(store->idle());
 }
@@ -171,7 +178,7 @@ TEST_F(DurableQueueTest, AQueueWithoutAStoreLogsNothing) {
 TEST_F(DurableQueueTest, AnAckIsLoggedAndReleasesTheMessage) {
   auto q = dispatched(3, consumer(1, 0));
   ASSERT_EQ(sink.got.size(), 3u);
-  q->settle(settle_action::ack, {sink.got[0].dseq, sink.got[2].dseq});
+  q->settle(settle_action::ack, {sink.got[0].dseq, sink.got[2].dseq}, sink);
   EXPECT_EQ(store->live_messages(), 1u);
   EXPECT_EQ(logged("q"), (std::vector<seen>{{2, body_for("q", 2), false}}));
 }
@@ -179,7 +186,7 @@ TEST_F(DurableQueueTest, AnAckIsLoggedAndReleasesTheMessage) {
 TEST_F(DurableQueueTest, AckedMessagesLetTheirSegmentsGo) {
   directory.segment_size = 4096;
   auto q = durable_queue("q", 1);
-  for (int i = 1; i <= 20; ++i) q->enqueue(make_message(std::string(900, static_cast<char>('a' + i))));
+  for (int i = 1; i <= 20; ++i) q->enqueue(make_message(std::string(900, static_cast<char>('a' + i))), sink);
   store->flush();
   EXPECT_GE(segments_on_disk(), 4u);
   ASSERT_FALSE(q->add_consumer(consumer(1, 0)));
@@ -187,7 +194,7 @@ TEST_F(DurableQueueTest, AckedMessagesLetTheirSegmentsGo) {
   ASSERT_EQ(sink.got.size(), 20u);
   delivery_ranges all;
   for (const auto& d : sink.got) all.add(d.dseq);
-  q->settle(settle_action::ack, all);
+  q->settle(settle_action::ack, all, sink);
   store->flush();
   EXPECT_EQ(store->live_messages(), 0u);
   EXPECT_EQ(segments_on_disk(), 1u);  // the one appends go to
@@ -197,7 +204,7 @@ TEST_F(DurableQueueTest, AckedMessagesLetTheirSegmentsGo) {
 TEST_F(DurableQueueTest, ARequeueIsNotAnAck) {
   auto q = dispatched(2, consumer(1, 1));
   ASSERT_EQ(sink.got.size(), 1u);
-  q->settle(settle_action::requeue, {sink.got[0].dseq});
+  q->settle(settle_action::requeue, {sink.got[0].dseq}, sink);
   EXPECT_EQ(store->live_messages(), 2u);
   EXPECT_EQ(logged("q"), (std::vector<seen>{{1, body_for("q", 1), false}, {2, body_for("q", 2), false}}));
   q->dispatch(sink);
@@ -208,14 +215,14 @@ TEST_F(DurableQueueTest, ARequeueIsNotAnAck) {
 
 TEST_F(DurableQueueTest, ARejectWithoutRequeueIsLoggedAsAnAck) {
   auto q = dispatched(2, consumer(1, 0));
-  q->settle(settle_action::drop, {sink.got[1].dseq});
+  q->settle(settle_action::drop, {sink.got[1].dseq}, sink);
   EXPECT_EQ(store->live_messages(), 1u);
   EXPECT_EQ(logged("q"), (std::vector<seen>{{1, body_for("q", 1), false}}));
 }
 
 TEST_F(DurableQueueTest, ALostChannelRequeuesWithoutAcking) {
   auto q = dispatched(3, consumer(1, 0));
-  q->channel_gone(connection, 0);
+  q->channel_gone(connection, 0, sink);
   EXPECT_EQ(q->ready_count(), 3u);
   EXPECT_EQ(store->live_messages(), 3u);
   EXPECT_EQ(logged("q").size(), 3u);
@@ -231,28 +238,28 @@ TEST_F(DurableQueueTest, ANoAckDeliveryIsLoggedAsAnAck) {
 TEST_F(DurableQueueTest, BasicGetAcksAtOnceWithNoAckAndOnSettleOtherwise) {
   auto q = durable_queue("q", 1);
   enqueue_numbered(*q, 3);
-  const get_result a = q->get(reply_to{connection, 1}, true);
+  const get_result a = q->get(reply_to{connection, 1}, true, sink);
   ASSERT_TRUE(a.msg);
   EXPECT_EQ(body_of(a.msg), body_for("q", 1));
-  const get_result b = q->get(reply_to{connection, 1}, false);
+  const get_result b = q->get(reply_to{connection, 1}, false, sink);
   ASSERT_TRUE(b.msg);
   EXPECT_EQ(store->live_messages(), 2u);
   EXPECT_EQ(logged("q"), (std::vector<seen>{{2, body_for("q", 2), false}, {3, body_for("q", 3), false}}));
-  q->settle(settle_action::ack, {b.dseq});
+  q->settle(settle_action::ack, {b.dseq}, sink);
   EXPECT_EQ(logged("q"), (std::vector<seen>{{3, body_for("q", 3), false}}));
 }
 
 TEST_F(DurableQueueTest, PurgeAcksTheReadyMessagesOnly) {
   auto q = durable_queue("q", 1);
   enqueue_numbered(*q, 4);
-  q->enqueue(make_message("transient", "amq.direct", "rk", delivery_mode::transient));
+  q->enqueue(make_message("transient", "amq.direct", "rk", delivery_mode::transient), sink);
   ASSERT_FALSE(q->add_consumer(consumer(1, 1)));
   q->dispatch(sink);
   ASSERT_EQ(sink.got.size(), 1u);
   EXPECT_EQ(q->purge(), 4u);
   EXPECT_EQ(store->live_messages(), 1u);
   EXPECT_EQ(logged("q"), (std::vector<seen>{{1, body_for("q", 1), false}}));
-  q->settle(settle_action::ack, {sink.got[0].dseq});
+  q->settle(settle_action::ack, {sink.got[0].dseq}, sink);
   EXPECT_EQ(store->live_messages(), 0u);
   EXPECT_TRUE(logged("q").empty());
 }
@@ -260,11 +267,11 @@ TEST_F(DurableQueueTest, PurgeAcksTheReadyMessagesOnly) {
 TEST_F(DurableQueueTest, ReleaseStoredOnDeleteReleasesReadyAndUnackedMessages) {
   directory.segment_size = 4096;
   auto q = durable_queue("q", 1);
-  for (int i = 1; i <= 12; ++i) q->enqueue(make_message(std::string(900, static_cast<char>('a' + i))));
+  for (int i = 1; i <= 12; ++i) q->enqueue(make_message(std::string(900, static_cast<char>('a' + i))), sink);
   ASSERT_FALSE(q->add_consumer(consumer(1, 2)));
   q->dispatch(sink);
   ASSERT_EQ(sink.got.size(), 2u);
-  q->settle(settle_action::ack, {sink.got[0].dseq});
+  q->settle(settle_action::ack, {sink.got[0].dseq}, sink);
   store->flush();
   const std::size_t before = segments_on_disk();
   ASSERT_GE(before, 3u);
@@ -278,12 +285,12 @@ TEST_F(DurableQueueTest, ADeletedQueueDeclaredAgainKeepsItsMessagesApartFromTheO
   // Deleting logs nothing; the incarnations keep them apart: the broker recovers the
   // incarnation its definitions file names (app/restore.cc), never an older one of the name.
   auto old = durable_queue("q", 1);
-  old->enqueue(make_message("deleted"));
+  old->enqueue(make_message("deleted"), sink);
   store->flush();
   old->release_stored();
   old.reset();
   auto fresh = durable_queue("q", 2);
-  fresh->enqueue(make_message("kept"));
+  fresh->enqueue(make_message("kept"), sink);
   ASSERT_TRUE(store->flush_blocking());
   auto r = scan();
   ASSERT_TRUE(r.has_value());
@@ -317,7 +324,7 @@ TEST_F(DurableQueueTest, PageOutDropsWrittenMessagesPastTheResidentHeadAndDispat
     auto m = make_message(body_for("q", i), "amq.topic", "k." + std::to_string(i),
                           transient ? delivery_mode::transient : delivery_mode::persistent);
     sent.push_back(m.share());
-    q->enqueue(std::move(m));
+    q->enqueue(std::move(m), sink);
   }
   store->flush();
   writer.finish_all();
@@ -411,11 +418,11 @@ TEST_F(DurableQueueTest, APagedOutMessageThatCannotBeReadIsDroppedAndAcked) {
 TEST_F(DurableQueueTest, RestoredMessagesAreDispatchedWithTheirFieldsAndDeliveredMarks) {
   {
     auto q = durable_queue("q", 42);
-    for (int i = 1; i <= 5; ++i) q->enqueue(make_message(body_for("q", i), "amq.direct", "key" + std::to_string(i)));
+    for (int i = 1; i <= 5; ++i) q->enqueue(make_message(body_for("q", i), "amq.direct", "key" + std::to_string(i)), sink);
     ASSERT_FALSE(q->add_consumer(consumer(1, 2)));
     q->dispatch(sink);
     ASSERT_EQ(sink.got.size(), 2u);
-    q->settle(settle_action::ack, {sink.got[0].dseq});
+    q->settle(settle_action::ack, {sink.got[0].dseq}, sink);
     q->log_deliveries();  // a clean stop: message 2 was delivered
   }
   sink.got.clear();
@@ -445,7 +452,7 @@ TEST_F(DurableQueueTest, RestoredMessagesAreDispatchedWithTheirFieldsAndDelivere
     EXPECT_EQ(d.redelivered, i == 0) << i;
   }
   // Logged again in this run's store, under their old seqs; a new message comes after them.
-  EXPECT_TRUE(q->enqueue(make_message("new")));
+  EXPECT_TRUE(q->enqueue(make_message("new"), sink).stored);
   const auto again = logged("q");
   ASSERT_EQ(again.size(), 5u);
   for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(again[i].seq, i + 2);
@@ -479,8 +486,8 @@ TEST_F(DurableQueueTest, LogDeliveriesMarksUnackedAndRequeuedMessagesDelivered) 
   auto q = dispatched(6, consumer(1, 3));
   ASSERT_EQ(sink.got.size(), 3u);
   q->remove_consumer(consumer(1, 3).consumer);
-  q->settle(settle_action::requeue, {sink.got[1].dseq});  // 2: requeued, redelivered next time
-  q->settle(settle_action::ack, {sink.got[2].dseq});      // 3: gone
+  q->settle(settle_action::requeue, {sink.got[1].dseq}, sink);  // 2: requeued, redelivered next time
+  q->settle(settle_action::ack, {sink.got[2].dseq}, sink);      // 3: gone
   // 1: delivered and unacked; 4, 5, 6: never delivered.
   q->log_deliveries();
   EXPECT_EQ(logged("q"), (std::vector<seen>{{1, body_for("q", 1), true},

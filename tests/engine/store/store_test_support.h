@@ -116,7 +116,7 @@ enum class delivery_mode { transient, persistent };
 inline message_ref make_message(const std::string& body, std::string_view exchange = "amq.direct",
                                 std::string_view key = "rk", delivery_mode mode = delivery_mode::persistent) {
   message* m = message::create(exchange, key, amqp::as_bytes(properties), body.size(),
-                               mode == delivery_mode::persistent);
+                               message_traits{.persistent = mode == delivery_mode::persistent});
   EXPECT_TRUE(m->append_body(amqp::as_bytes(body)));
   return message_ref{m};
 }

@@ -1,0 +1,156 @@
+#include "engine/dead_letter.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "net/amqp/byte_writer.h"
+
+namespace haremq::engine {
+namespace {
+
+using amqp::field_table;
+using amqp::field_type;
+using amqp::field_value;
+
+std::string_view string_field(const field_table& t, std::string_view name) {
+  const auto v = t.find(name);
+  return v && v->type() == field_type::long_string ? v->as_string() : std::string_view{};
+}
+
+// One x-death entry written with the given count, its other fields copied from `from`,
+// sorted by name (RabbitMQ sorts an entry it rewrites).
+void write_sorted_entry(amqp::table_writer& array, const field_table& from, std::int64_t count) {
+  std::vector<amqp::field_entry> entries;
+  for (const auto& e : from) entries.push_back(e);
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  auto table = array.nested("", amqp::table_writer::kind::table);
+  for (const auto& e : entries) table.add(e.name, e.name == "count" ? field_value::i64(count) : e.value);
+  table.finish();
+}
+
+}  // namespace
+
+message_ref make_dead_letter(const message& original, const death& d) {
+  amqp::basic_properties props = original.decode_properties();
+  const std::string_view routed_by = d.replace_routing_key ? d.routing_key : original.routing_key();
+  const std::string_view original_expiration =
+      props.has(amqp::property::expiration) ? props.expiration : std::string_view{};
+  const field_table headers = props.has(amqp::property::headers) ? props.headers : field_table{};
+
+  // The array, the headers holding it and the properties holding those: each at most the old
+  // properties plus one entry.
+  const std::size_t entry_room = 512 + d.queue.size() + original.exchange().size() + original.routing_key().size() +
+                                 original_expiration.size();
+  std::vector<std::byte> buffer(4 * (original.properties().size() + entry_room));
+  amqp::byte_writer w{buffer};
+
+  // The new x-death array, written first into the buffer's front part.
+  const auto deaths = headers.find("x-death");
+  const bool had_deaths = deaths && deaths->type() == field_type::array;
+  amqp::table_writer array{w, amqp::table_writer::kind::array};
+  bool matched = false;
+  if (had_deaths) {
+    for (const auto& v : deaths->as_array()) {
+      if (v.type() != field_type::table) continue;
+      const field_table t = v.as_table();
+      if (string_field(t, "queue") == d.queue && string_field(t, "reason") == d.reason) {
+        const auto count = t.find("count");
+        write_sorted_entry(array, t, (count && count->is_integer() ? count->as_int() : 0) + 1);
+        matched = true;
+        break;
+      }
+    }
+  }
+  if (!matched) {
+    // A new event: RabbitMQ writes the first one in its own order, and sorts later ones.
+    std::vector<std::byte> scratch(entry_room);
+    amqp::byte_writer sw{scratch};
+    amqp::table_writer entry{sw};
+    entry.add("count", field_value::i64(1));
+    entry.add("reason", field_value::string(d.reason));
+    entry.add("queue", field_value::string(d.queue));
+    entry.add("time", field_value::timestamp(static_cast<std::uint64_t>(d.unix_seconds)));
+    entry.add("exchange", field_value::string(original.exchange()));
+    {
+      auto keys = entry.nested("routing-keys", amqp::table_writer::kind::array);
+      keys.add("", field_value::string(original.routing_key()));
+      keys.finish();
+    }
+    if (props.has(amqp::property::expiration)) {
+      entry.add("original-expiration", field_value::string(original_expiration));
+    }
+    const field_table fresh = field_table::trusted(entry.finish());
+    if (had_deaths) {
+      write_sorted_entry(array, fresh, 1);
+    } else {
+      auto t = array.nested("", amqp::table_writer::kind::table);
+      for (const auto& e : fresh) t.add(e.name, e.value);
+      t.finish();
+    }
+  }
+  if (had_deaths) {
+    for (const auto& v : deaths->as_array()) {
+      if (v.type() == field_type::table) {
+        const field_table t = v.as_table();
+        if (matched && string_field(t, "queue") == d.queue && string_field(t, "reason") == d.reason) continue;
+      }
+      array.add("", v);
+    }
+  }
+  const auto array_bytes = array.finish();
+  const field_value x_death = field_value::array(amqp::field_array::trusted(array_bytes));
+
+  // The headers: the old ones, the x-death array, and x-first-death-* on the first death;
+  // sorted by name.
+  std::vector<amqp::field_entry> entries;
+  for (const auto& e : headers) {
+    if (e.name == "x-death") continue;
+    if (!had_deaths && e.name.starts_with("x-first-death-")) continue;
+    entries.push_back(e);
+  }
+  entries.push_back({"x-death", x_death});
+  if (!had_deaths) {
+    entries.push_back({"x-first-death-exchange", field_value::string(original.exchange())});
+    entries.push_back({"x-first-death-queue", field_value::string(d.queue)});
+    entries.push_back({"x-first-death-reason", field_value::string(d.reason)});
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  amqp::table_writer table{w};
+  for (const auto& e : entries) table.add(e.name, e.value);
+  props.headers = field_table::trusted(table.finish());
+  props.set(amqp::property::headers);
+  props.flags = static_cast<std::uint16_t>(props.flags & ~static_cast<std::uint16_t>(amqp::property::expiration));
+  props.expiration = {};
+
+  const std::size_t properties_at = w.position();
+  amqp::write_properties(w, props);
+  const amqp::bytes_view encoded{buffer.data() + properties_at, w.position() - properties_at};
+
+  message_traits traits;
+  traits.persistent = original.persistent();
+  traits.priority = original.priority();
+  message* m = message::create(d.exchange, routed_by, encoded, original.body_size(), traits);
+  if (m == nullptr) return {};
+  m->append_body(original.body());
+  return message_ref{m};
+}
+
+bool dead_letter_cycle(const message& m, std::string_view target) {
+  const amqp::basic_properties props = m.decode_properties();
+  const auto deaths = props.headers.find("x-death");
+  if (!deaths || deaths->type() != field_type::array) return false;
+  bool automatic = true;
+  for (const auto& v : deaths->as_array()) {
+    if (v.type() != field_type::table) {
+      automatic = false;  // something a client put there
+      continue;
+    }
+    const field_table t = v.as_table();
+    if (string_field(t, "reason") == "rejected") automatic = false;
+    if (string_field(t, "queue") == target) return automatic;
+  }
+  return false;
+}
+
+}  // namespace haremq::engine
