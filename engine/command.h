@@ -88,7 +88,7 @@ struct consume_cmd {
   queue_id queue;
   consumer_address consumer;
   std::string tag;
-  std::int32_t priority = 0;   // x-priority
+  std::int64_t priority = 0;   // x-priority
   std::uint16_t prefetch = 0;  // 0: unlimited
   bool no_ack = false;
   bool exclusive = false;

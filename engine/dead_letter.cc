@@ -46,23 +46,35 @@ message_ref make_dead_letter(const message& original, const death& d) {
   amqp::byte_writer w{buffer};
 
   // The new x-death array, written first into the buffer's front part.
+  // RabbitMQ adds x-first-death-* only when there is no x-death at all, and writes a new entry
+  // in its own field order only when there is no x-death array (a junk value is replaced).
   const auto deaths = headers.find("x-death");
   const bool had_deaths = deaths && deaths->type() == field_type::array;
-  amqp::table_writer array{w, amqp::table_writer::kind::array};
-  bool matched = false;
+  const bool first_death = !deaths;
+  // The earlier deaths, one per queue and reason. RabbitMQ regroups them (a fold that
+  // prepends) whenever there are two or more, which reverses their order: kept, for the
+  // headers to be byte for byte what its clients see.
+  std::vector<field_table> older;
   if (had_deaths) {
     for (const auto& v : deaths->as_array()) {
       if (v.type() != field_type::table) continue;
       const field_table t = v.as_table();
-      if (string_field(t, "queue") == d.queue && string_field(t, "reason") == d.reason) {
-        const auto count = t.find("count");
-        write_sorted_entry(array, t, (count && count->is_integer() ? count->as_int() : 0) + 1);
-        matched = true;
-        break;
-      }
+      const bool seen = std::any_of(older.begin(), older.end(), [&](const field_table& o) {
+        return string_field(o, "queue") == string_field(t, "queue") && string_field(o, "reason") == string_field(t, "reason");
+      });
+      if (!seen) older.push_back(t);
     }
+    if (older.size() >= 2) std::reverse(older.begin(), older.end());
   }
-  if (!matched) {
+  const auto match = std::find_if(older.begin(), older.end(), [&](const field_table& t) {
+    return string_field(t, "queue") == d.queue && string_field(t, "reason") == d.reason;
+  });
+  amqp::table_writer array{w, amqp::table_writer::kind::array};
+  if (match != older.end()) {
+    // Died here for the same reason before: count+1, the rest of its first death kept.
+    const auto count = match->find("count");
+    write_sorted_entry(array, *match, (count && count->is_integer() ? count->as_int() : 0) + 1);
+  } else {
     // A new event: RabbitMQ writes the first one in its own order, and sorts later ones.
     std::vector<std::byte> scratch(entry_room);
     amqp::byte_writer sw{scratch};
@@ -77,9 +89,7 @@ message_ref make_dead_letter(const message& original, const death& d) {
       keys.add("", field_value::string(original.routing_key()));
       keys.finish();
     }
-    if (props.has(amqp::property::expiration)) {
-      entry.add("original-expiration", field_value::string(original_expiration));
-    }
+    if (props.has(amqp::property::expiration)) entry.add("original-expiration", field_value::string(original_expiration));
     const field_table fresh = field_table::trusted(entry.finish());
     if (had_deaths) {
       write_sorted_entry(array, fresh, 1);
@@ -89,14 +99,17 @@ message_ref make_dead_letter(const message& original, const death& d) {
       t.finish();
     }
   }
-  if (had_deaths) {
-    for (const auto& v : deaths->as_array()) {
-      if (v.type() == field_type::table) {
-        const field_table t = v.as_table();
-        if (matched && string_field(t, "queue") == d.queue && string_field(t, "reason") == d.reason) continue;
-      }
-      array.add("", v);
+  for (auto it = older.begin(); it != older.end(); ++it) {
+    if (it == match) continue;
+    if (older.size() >= 2 && !it->find("count")) {
+      // Regrouping gives an entry without a count one, in front.
+      auto t = array.nested("", amqp::table_writer::kind::table);
+      t.add("count", field_value::i64(1));
+      for (const auto& e : *it) t.add(e.name, e.value);
+      t.finish();
+      continue;
     }
+    array.add("", field_value::table(*it));
   }
   const auto array_bytes = array.finish();
   const field_value x_death = field_value::array(amqp::field_array::trusted(array_bytes));
@@ -106,11 +119,11 @@ message_ref make_dead_letter(const message& original, const death& d) {
   std::vector<amqp::field_entry> entries;
   for (const auto& e : headers) {
     if (e.name == "x-death") continue;
-    if (!had_deaths && e.name.starts_with("x-first-death-")) continue;
+    if (first_death && e.name.starts_with("x-first-death-")) continue;
     entries.push_back(e);
   }
   entries.push_back({"x-death", x_death});
-  if (!had_deaths) {
+  if (first_death) {
     entries.push_back({"x-first-death-exchange", field_value::string(original.exchange())});
     entries.push_back({"x-first-death-queue", field_value::string(d.queue)});
     entries.push_back({"x-first-death-reason", field_value::string(d.reason)});

@@ -193,7 +193,8 @@ bool queue::load(ready_entry& e) {
 
 std::optional<reply_error> queue::add_consumer(const consume_cmd& c) {
   const bool exclusive_taken = std::any_of(_consumers.begin(), _consumers.end(), [](const consumer& k) { return k.exclusive; });
-  if (exclusive_taken || (c.exclusive && !_consumers.empty())) {
+  // RabbitMQ refuses an exclusive consumer on a single-active-consumer queue, even an idle one.
+  if (exclusive_taken || (c.exclusive && (!_consumers.empty() || _settings.limits.single_active_consumer))) {
     return reply_error{amqp::reply_code::access_refused,
                        "ACCESS_REFUSED - queue '" + _settings.name + "' in vhost '" + _settings.vhost + "' in exclusive use"};
   }
@@ -246,6 +247,16 @@ void queue::remove_consumer(consumer_address address) {
 }
 
 void queue::touch() noexcept { _last_used = turn_clock::now(); }
+
+bool queue::departed_unacked() const noexcept {
+  std::uint64_t held = 0;
+  for (const auto& c : _consumers) held += c.unacked;
+  for (const auto& e : _unacked) {
+    // basic.get's deliveries (consumer 0) do not hold the queue back.
+    if (e.msg && e.consumer.consumer == 0 && held < _unacked_live) ++held;
+  }
+  return held < _unacked_live;
+}
 
 queue::unacked_entry* queue::find_unacked(std::uint64_t dseq) noexcept {
   if (dseq < _unacked_base || dseq - _unacked_base >= _unacked.size()) return nullptr;
@@ -582,7 +593,10 @@ void queue::dispatch(delivery_sink& sink) {
     // Round-robin among those with credit; with consumer priorities, among the highest
     // priority that has credit; with single active consumer, only the first.
     consumer* chosen = nullptr;
-    const std::size_t n = _settings.limits.single_active_consumer ? 1 : _consumers.size();
+    const bool single = _settings.limits.single_active_consumer;
+    // The next active consumer starts once the one before settled what it held: order kept.
+    if (single && _unacked_live > _consumers.front().unacked && departed_unacked()) break;
+    const std::size_t n = single ? 1 : _consumers.size();
     if (n == 1) {
       if (_consumers.front().has_credit()) chosen = &_consumers.front();
     } else if (!_mixed_priorities) {

@@ -213,7 +213,7 @@ class queue {
   struct consumer {
     consumer_address address;
     std::string tag;
-    std::int32_t priority = 0;  // x-priority: higher ones are served while they have credit
+    std::int64_t priority = 0;  // x-priority: higher ones are served while they have credit
     std::uint16_t prefetch = 0;
     std::uint32_t unacked = 0;
     std::uint32_t channel_credit = UINT32_MAX;
@@ -255,6 +255,8 @@ class queue {
   void check_consumer_timeouts(std::int64_t now, delivery_sink& sink);
   std::int64_t consumer_timeout_ns() const noexcept;
   void update_timed() noexcept;
+  // Some unacked deliveries belong to consumers that are gone (single active consumer waits).
+  bool departed_unacked() const noexcept;
   // Brings a paged-out message back; false if it cannot be read (the entry is dropped).
   bool load(ready_entry& e);
   // A stored message is gone from the queue: logged as acked (through `acks`) and released.

@@ -268,6 +268,12 @@ std::optional<topology_error> topology_store::declare_exchange(std::string_view 
     return std::nullopt;
   }
   if (reserved(d.name)) return reserved_name("exchange", d.name);
+  if (const auto ae = d.arguments.find("alternate-exchange"); ae && ae->type() != amqp::field_type::long_string) {
+    return topology_error{amqp::reply_code::precondition_failed,
+                          "PRECONDITION_FAILED - invalid type '" + std::string(rabbit_type_name(ae->type())) +
+                              "' for arg 'alternate-exchange' in exchange '" + std::string(d.name) + "' in vhost '" +
+                              std::string(vhost) + "'"};
+  }
   exchange_record x;
   x.name = std::string(d.name);
   x.type = *type;

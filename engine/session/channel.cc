@@ -294,16 +294,16 @@ channel::method_result channel::handle(const amqp::basic_consume& m) {
   protocol_error error;
   const auto q = lookup_queue(m.queue, amqp::basic_consume::id, error);
   if (!q) return error;
-  std::int32_t priority = 0;
+  std::int64_t priority = 0;
   if (const auto p = m.arguments.find("x-priority")) {
     if (!p->is_integer()) {
       return make_error(reply_code::precondition_failed,
                         "invalid arg 'x-priority' for queue '" + std::string(m.queue) + "' in vhost '" +
-                            _connection.vhost() + "': {unacceptable_type," +
-                            std::string(engine::rabbit_type_name(p->type())) + "}",
+                            _connection.vhost() + "': \"expected integer, got " +
+                            std::string(engine::rabbit_type_name(p->type())) + "\"",
                         amqp::basic_consume::id);
     }
-    priority = static_cast<std::int32_t>(p->as_int());
+    priority = p->as_int();
   }
   const std::uint32_t number = _next_consumer++;
   engine::consume_cmd c;
