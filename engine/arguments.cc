@@ -3,6 +3,7 @@
 #include "engine/headers_match.h"
 
 #include <array>
+#include <charconv>
 #include <string>
 
 namespace haremq::engine {
@@ -16,14 +17,32 @@ constexpr std::array<std::string_view, 18> queue_keys{
     "x-max-age",          "x-stream-max-segment-size-bytes"};
 constexpr std::array<std::string_view, 1> exchange_keys{"alternate-exchange"};
 
+// A float as Erlang's ~p prints it: the shortest digits that read back, in fixed notation
+// ("100.0") unless scientific is shorter ("1.0e3").
+std::string erlang_float(double d) {
+  std::array<char, 64> buf{};
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::scientific);
+  if (ec != std::errc{}) return std::to_string(d);
+  std::string sci(buf.data(), end);  // "1e+03", "1.5e-04"
+  const auto e_at = sci.find('e');
+  std::string mantissa = sci.substr(0, e_at);
+  const int exponent = std::stoi(sci.substr(e_at + 1));
+  if (mantissa.find('.') == std::string::npos) mantissa += ".0";
+  std::string scientific = mantissa + "e" + std::to_string(exponent);
+  auto [fend, fec] = std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::fixed);
+  std::string fixed = fec == std::errc{} ? std::string(buf.data(), fend) : scientific;
+  if (fixed.find('.') == std::string::npos) fixed += ".0";
+  return scientific.size() < fixed.size() ? scientific : fixed;
+}
+
 std::string value_text(const amqp::field_value& v) {
   using amqp::field_type;
   switch (v.type()) {
     case field_type::boolean: return v.as_bool() ? "true" : "false";
     case field_type::long_string:
     case field_type::byte_array: return std::string(v.as_string());
-    case field_type::f32: return std::to_string(v.as_f32());
-    case field_type::f64: return std::to_string(v.as_f64());
+    case field_type::f32: return erlang_float(v.as_f32());
+    case field_type::f64: return erlang_float(v.as_f64());
     case field_type::void_value: return "undefined";
     default:
       if (v.is_integer() || v.type() == field_type::timestamp) return std::to_string(v.as_int());
@@ -81,15 +100,17 @@ std::optional<reply_error> compare_arguments(std::string_view what, std::string_
     if (key == "x-queue-type" && classic_queue_type(was) && classic_queue_type(now)) continue;
     std::string received_text, current_text;
     if (was && now) {
-      const bool comparable = was->type() == now->type() || (was->is_integer() && now->is_integer());
-      if (comparable && (was->is_integer() ? was->as_int() == now->as_int() : *was == *now)) continue;
-      if (comparable) {
-        received_text = "'" + value_text(*now) + "'";
-        current_text = "'" + value_text(*was) + "'";
-      } else {
-        received_text = described(now);
-        current_text = described(was);
-      }
+      // Integers of any width, and timestamps, compare by value, as RabbitMQ does.
+      auto numeric = [](const amqp::field_value& v) { return v.is_integer() || v.type() == amqp::field_type::timestamp; };
+      const bool comparable = was->type() == now->type() || (numeric(*was) && numeric(*now));
+      if (comparable && (numeric(*was) ? was->as_int() == now->as_int() : *was == *now)) continue;
+      // Both present: RabbitMQ names the two values alone, whatever their types.
+      // A void value reads as no value at all.
+      auto named = [](const amqp::field_value& v) {
+        return v.type() == amqp::field_type::void_value ? std::string("none") : "'" + value_text(v) + "'";
+      };
+      received_text = named(*now);
+      current_text = named(*was);
     } else {
       received_text = described(now);
       current_text = described(was);

@@ -11,24 +11,31 @@ namespace haremq::engine {
 
 expiration_parse parse_expiration(std::string_view text) noexcept {
   expiration_parse r;
-  std::string_view digits = text;
-  const bool minus = !digits.empty() && digits.front() == '-';
-  if (minus) digits.remove_prefix(1);
-  if (digits.empty() || digits.size() > 18) {
+  std::size_t at = 0;
+  const bool minus = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) at = 1;
+  const std::size_t digits_from = at;
+  std::int64_t v = 0;
+  bool too_large = false;
+  for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) {
+    if (v > 100'000'000'000'000'000) too_large = true;
+    else v = v * 10 + (text[at] - '0');
+  }
+  if (at == digits_from) {
     r.error = "no_integer";
     return r;
   }
-  std::int64_t v = 0;
-  for (const char c : digits) {
-    if (c < '0' || c > '9') {
-      r.error = "no_integer";
-      return r;
-    }
-    v = v * 10 + (c - '0');
+  if (at < text.size()) {
+    r.error = "{leftover_string,\"" + std::string(text.substr(at)) + "\"}";
+    return r;
   }
+  constexpr std::int64_t max_ttl_ms = 315'360'000'000;  // rabbit_misc:check_expiry
   if (minus && v != 0) {
-    r.error = "value_negative";
-    r.negative = -v;
+    r.error = "{value_negative,-" + std::to_string(v) + "}";
+    return r;
+  }
+  if (too_large || v > max_ttl_ms) {
+    r.error = "{value_too_large," + std::string(text.substr(digits_from)) + "}";
     return r;
   }
   r.ttl_ms = v;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -29,12 +30,12 @@ struct message_traits {
   static message_traits of(const amqp::basic_properties& p) noexcept;
 };
 
-// The `expiration` property as RabbitMQ reads it: a non-negative decimal integer of
-// milliseconds; the error term RabbitMQ names when it is not ("no_integer", "{value_negative,-1}").
+// The `expiration` property as RabbitMQ reads it (string:to_integer, then a range check): a
+// decimal integer of milliseconds, from 0 to ten years; else the error term RabbitMQ names
+// ("no_integer", "{value_negative,-1}", "{leftover_string,\".5\"}", "{value_too_large,N}").
 struct expiration_parse {
   std::int64_t ttl_ms = -1;
-  std::string_view error;  // empty: valid
-  std::int64_t negative = 0;
+  std::string error;  // empty: valid
 };
 expiration_parse parse_expiration(std::string_view text) noexcept;
 

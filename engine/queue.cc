@@ -78,14 +78,17 @@ queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
   r.stored = static_cast<bool>(stored);
   const std::uint8_t l = lane_of(*msg);
   if (msg->ttl_ms() >= 0) {
+    if (_expiries.size() > 2 * _ready_count + 4096) prune_expiries();
     _expiries.push_back(expiry{deadline_of(*msg), seq, l});
     std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
     _timed = true;
   }
   const std::uint64_t size = msg->body_size();
+  // Its publisher's clock may be a turn ahead of this worker's: TTL 0 must still mean "now".
+  const std::int64_t now = std::max(turn_clock::now(), msg->published_at());
   push_ready(ready_entry{std::move(msg), position{seq, false}, stored, size}, l);
   dispatch(sink);
-  if (_timed) expire(turn_clock::now(), sink);  // TTL 0: what no consumer took goes now
+  if (_timed) expire(now, sink);  // TTL 0: what no consumer took goes now
   if (limits.bounded()) {
     if (limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
     r.full = limits.overflow == overflow_mode::block_publishers && full();
@@ -339,6 +342,7 @@ void queue::settle(settle_action action, const delivery_ranges& dseqs, delivery_
   }
   _dead_letter_scratch.clear();
   if (_timed) expire(turn_clock::now(), sink);  // requeued ones whose time is up
+  if (_settings.limits.bounded() && _settings.limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
 }
 
 void queue::channel_gone(connection_key connection, std::uint16_t channel, delivery_sink& sink) {
@@ -353,6 +357,7 @@ void queue::channel_gone(connection_key connection, std::uint16_t channel, deliv
     if (gone(_consumers[i].address)) remove_consumer(_consumers[i].address);
   }
   if (_timed) expire(turn_clock::now(), sink);
+  if (_settings.limits.bounded() && _settings.limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
 }
 
 queue::lane* queue::next_lane() {
@@ -430,14 +435,6 @@ void queue::expire(std::int64_t now, delivery_sink& sink) {
   constexpr std::size_t most_per_call = 4096;
   std::size_t done = 0;
   seq_run acks(store::record_type::ack);
-  // Messages with their own TTL, wherever they are in the queue.
-  while (!_expiries.empty() && _expiries.front().deadline <= now && done < most_per_call) {
-    const expiry x = _expiries.front();
-    std::pop_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
-    _expiries.pop_back();
-    expire_at(x.lane, x.seq, sink, acks);
-    ++done;
-  }
   // The queue's TTL: messages expire in publish order, so only the heads are looked at.
   if (_settings.limits.message_ttl_ms) {
     for (std::size_t i = _lanes.size(); i-- > 0 && done < most_per_call;) {
@@ -461,9 +458,31 @@ void queue::expire(std::int64_t now, delivery_sink& sink) {
       }
     }
   }
+  // Messages with their own TTL, wherever they are in the queue.
+  while (!_expiries.empty() && _expiries.front().deadline <= now && done < most_per_call) {
+    const expiry x = _expiries.front();
+    std::pop_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
+    _expiries.pop_back();
+    expire_at(x.lane, x.seq, sink, acks);
+    ++done;
+  }
   acks.flush(*this);
   if (_tombstones > 4096 && _tombstones > _ready_count) compact_tombstones();
   update_timed();
+}
+
+bool queue::is_ready(std::uint8_t l, std::uint64_t seq) const noexcept {
+  const lane& ready = _lanes[l];
+  const auto it = std::lower_bound(ready.begin(), ready.end(), seq,
+                                   [](const ready_entry& r, std::uint64_t s) { return r.seq() < s; });
+  return it != ready.end() && it->seq() == seq && !it->tombstone();
+}
+
+void queue::prune_expiries() {
+  // Deadlines of messages consumed long before their time: the heap would otherwise hold one
+  // per message published within a TTL. Amortized: the heap at least doubled since the last.
+  std::erase_if(_expiries, [&](const expiry& x) { return !is_ready(x.lane, x.seq); });
+  std::make_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
 }
 
 void queue::compact_tombstones() {

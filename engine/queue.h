@@ -251,6 +251,8 @@ class queue {
   void expire(std::int64_t now, delivery_sink& sink);
   void drop_over_limit(delivery_sink& sink);
   void compact_tombstones();
+  bool is_ready(std::uint8_t lane, std::uint64_t seq) const noexcept;
+  void prune_expiries();
   bool over_limit(std::uint64_t more_messages, std::uint64_t more_bytes) const noexcept;
   void check_consumer_timeouts(std::int64_t now, delivery_sink& sink);
   std::int64_t consumer_timeout_ns() const noexcept;

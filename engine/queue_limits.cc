@@ -8,6 +8,9 @@
 namespace haremq::engine {
 namespace {
 
+// rabbit_misc:check_expiry's limit: ten years of milliseconds.
+constexpr std::int64_t max_expiry_ms = 315'360'000'000;
+
 using amqp::field_type;
 using amqp::field_value;
 
@@ -19,7 +22,7 @@ check_result unacceptable(const field_value& v) {
 }
 
 check_result integer(const field_value& v) {
-  if (!v.is_integer()) return unacceptable(v);
+  if (!v.is_integer()) return "\"expected integer, got " + std::string(rabbit_type_name(v.type())) + "\"";
   return std::nullopt;
 }
 
@@ -29,11 +32,9 @@ check_result non_negative(const field_value& v) {
   return std::nullopt;
 }
 
-// rabbit_misc:check_expiry: a timer value Erlang can arm.
-constexpr std::int64_t max_expiry = 4294967295;  // ms: erlang:send_after's limit, about 49 days
 check_result expiry(const field_value& v) {
   if (auto e = non_negative(v)) return e;
-  if (v.as_int() > max_expiry) return "{value_too_large," + std::to_string(v.as_int()) + "," + std::to_string(max_expiry) + "}";
+  if (v.as_int() > max_expiry_ms) return "{value_too_large," + std::to_string(v.as_int()) + "}";
   return std::nullopt;
 }
 
@@ -68,14 +69,19 @@ check_result overflow(const field_value& v) {
 
 check_result queue_mode(const field_value& v) {
   if (auto e = long_string(v)) return e;
-  if (v.as_string() != "default" && v.as_string() != "lazy") return std::string("invalid_queue_mode");
+  if (v.as_string() != "default" && v.as_string() != "lazy") {
+    return "\"unsupported queue mode '" + std::string(v.as_string()) + "'\"";
+  }
   return std::nullopt;
 }
 
 check_result queue_type(const field_value& v) {
   if (auto e = long_string(v)) return e;
-  // Only classic queues are built; quorum and stream are refused rather than faked.
-  if (v.as_string() != "classic") return "{unsupported_queue_type," + std::string(v.as_string()) + "}";
+  // Quorum queues are served as durable classic ones (one node has nothing to replicate);
+  // streams, whose consumers read by offset, are refused rather than faked.
+  if (v.as_string() != "classic" && v.as_string() != "quorum") {
+    return "\"unsupported queue type '" + std::string(v.as_string()) + "'\"";
+  }
   return std::nullopt;
 }
 
@@ -84,28 +90,29 @@ struct argument_rule {
   check_result (*check)(const field_value&);
 };
 
-// RabbitMQ's order (rabbit_amqqueue:declare_args/0): the first failing key is the one named.
-// x-dead-letter-routing-key is checked apart: it needs the exchange next to it.
-constexpr std::array<argument_rule, 13> rules{{
+// RabbitMQ's order: the first failing key is the one named (the dead-letter exchange's type
+// is checked before, by the caller). x-dead-letter-routing-key also needs the exchange.
+constexpr std::array<argument_rule, 10> rules{{
+    {"x-queue-type", queue_type},
     {"x-expires", expires},
     {"x-message-ttl", expiry},
-    {"x-dead-letter-exchange", long_string},
     {"x-dead-letter-routing-key", long_string},
     {"x-max-length", non_negative},
     {"x-max-length-bytes", non_negative},
-    {"x-max-in-memory-length", non_negative},
-    {"x-max-in-memory-bytes", non_negative},
     {"x-max-priority", max_priority},
     {"x-overflow", overflow},
     {"x-queue-mode", queue_mode},
     {"x-single-active-consumer", boolean},
-    {"x-queue-type", queue_type},
 }};
 // HareMQ's own, checked after RabbitMQ's.
 constexpr std::array<argument_rule, 2> own_rules{{
     {"x-delivery-limit", non_negative},
     {"x-consumer-timeout", non_negative},
 }};
+// Arguments of other queue types that a classic queue refuses, as RabbitMQ does.
+constexpr std::array<std::string_view, 7> foreign_arguments{
+    "x-max-in-memory-length", "x-max-in-memory-bytes", "x-max-age", "x-stream-max-segment-size-bytes",
+    "x-initial-cluster-size", "x-quorum-initial-group-size", "x-queue-leader-locator"};
 
 template <class T>
 void lower_of(std::optional<T>& into, const std::optional<std::int64_t>& policy) {
@@ -154,7 +161,18 @@ std::optional<reply_error> check_queue_arguments(std::string_view name, std::str
     return std::nullopt;
   };
   if (auto e = run(rules)) return e;
-  return run(own_rules);
+  if (auto e = run(own_rules)) return e;
+  const auto type = arguments.find("x-queue-type");
+  const bool quorum = type && type->type() == field_type::long_string && type->as_string() == "quorum";
+  for (const std::string_view key : foreign_arguments) {
+    if (quorum && key.starts_with("x-max-in-memory")) continue;
+    if (arguments.find(key)) {
+      return reply_error{amqp::reply_code::precondition_failed,
+                         "PRECONDITION_FAILED - invalid arg '" + std::string(key) + "' for queue '" + std::string(name) +
+                             "' in vhost '" + std::string(vhost) + "' of queue type rabbit_classic_queue"};
+    }
+  }
+  return std::nullopt;
 }
 
 queue_limits resolve_limits(const amqp::field_table& arguments, const policy_keys* policy) {

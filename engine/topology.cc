@@ -354,6 +354,12 @@ std::variant<queue_record, topology_error> topology_store::declare_queue(std::st
                               "' in vhost '" + std::string(vhost) + "'"};
   }
   if (auto invalid = check_queue_arguments(checked_name, vhost, d.arguments)) return *invalid;
+  if (const auto type = d.arguments.find("x-queue-type");
+      type && type->type() == amqp::field_type::long_string && type->as_string() == "quorum" && !d.durable) {
+    return topology_error{amqp::reply_code::precondition_failed,
+                          "PRECONDITION_FAILED - invalid property 'non-durable' for queue '" +
+                              std::string(checked_name) + "' in vhost '" + std::string(vhost) + "'"};
+  }
 
   queue_record q;
   q.id = queue_id{_next_queue_id++};

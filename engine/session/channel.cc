@@ -202,6 +202,7 @@ channel::method_result channel::handle(const amqp::queue_declare& m) {
     if (record.settings.exclusive) _connection.remember_exclusive(target);
   }
   if (local != nullptr) {
+    local->touch();  // any declare, passive too, counts as a use (x-expires)
     if (!m.no_wait) {
       write_method(amqp::queue_declare_ok{record.settings.name, local->ready_count(), local->consumer_count()});
     }
@@ -376,10 +377,8 @@ std::optional<protocol_error> channel::on_header(amqp::bytes_view payload) {
     const auto ttl = engine::parse_expiration(properties.expiration);
     if (!ttl.error.empty()) {
       _content.state = content_state::none;
-      const std::string term =
-          ttl.negative != 0 ? "{value_negative," + std::to_string(ttl.negative) + "}" : std::string(ttl.error);
       return make_error(reply_code::precondition_failed,
-                        "invalid expiration '" + std::string(properties.expiration) + "': " + term,
+                        "invalid expiration '" + std::string(properties.expiration) + "': " + ttl.error,
                         amqp::basic_publish::id);
     }
   }
