@@ -23,6 +23,7 @@ std::string_view queue::death_reason_name(death_reason r) noexcept {
 void queue::update_timed() noexcept {
   const auto& l = _settings.limits;
   _timed = l.message_ttl_ms || l.expires_ms || l.consumer_timeout_ms || !_expiries.empty();
+  _plain = !l.message_ttl_ms && !l.bounded() && l.max_priority == 0;
 }
 
 void queue::set_limits(queue_limits limits, std::string policy, delivery_sink& sink) {
@@ -63,6 +64,18 @@ bool queue::full() const noexcept {
 queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
   enqueue_result r;
   const auto& limits = _settings.limits;
+  if (_plain && msg->ttl_ms() < 0) [[likely]] {
+    // No limits, no priorities, no TTL: straight in.
+    const std::uint64_t seq = _next_seq++;
+    _stats.on_publish();
+    store::disk_location stored;
+    if (_store != nullptr && msg->persistent()) stored = _store->append_publish(_store_ref, seq, *msg);
+    r.stored = static_cast<bool>(stored);
+    const std::uint64_t size = msg->body_size();
+    push_ready(ready_entry{std::move(msg), position{seq, false}, stored, size}, 0);
+    dispatch(sink);
+    return r;
+  }
   if (limits.bounded() &&
       (limits.overflow == overflow_mode::reject_publish || limits.overflow == overflow_mode::reject_publish_dlx) &&
       over_limit(1, msg->body_size())) {
@@ -360,7 +373,7 @@ void queue::channel_gone(connection_key connection, std::uint16_t channel, deliv
   if (_settings.limits.bounded() && _settings.limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
 }
 
-queue::lane* queue::next_lane() {
+queue::lane* queue::next_lane_slow() {
   for (std::size_t i = _lanes.size(); i-- > 0;) {
     lane& l = _lanes[i];
     while (!l.empty()) {
@@ -380,13 +393,6 @@ queue::lane* queue::next_lane() {
   return nullptr;
 }
 
-queue::ready_entry queue::pop_ready(lane& l) {
-  ready_entry e = std::move(l.front());
-  l.pop_front();
-  --_ready_count;
-  _ready_bytes -= e.size;
-  return e;
-}
 
 void queue::dead_letter(message_ref msg, death_reason reason, delivery_sink& sink) {
   if (!msg || !_settings.limits.dead_letter_exchange) return;

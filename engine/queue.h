@@ -239,9 +239,20 @@ class queue {
   void push_ready(ready_entry&& e, std::uint8_t lane);
   // The lane whose front goes next (after tombstones are skipped and a paged-out head loaded);
   // null when nothing is ready.
-  lane* next_lane();
+  lane* next_lane() {
+    // The usual case: the highest (for most queues the only) lane's head is in memory.
+    if (lane& top = _lanes.back(); !top.empty() && top.front().msg) [[likely]] return &top;
+    return next_lane_slow();
+  }
+  lane* next_lane_slow();
   // Takes the next ready message out (next_lane() must have answered).
-  ready_entry pop_ready(lane& l);
+  ready_entry pop_ready(lane& l) {
+    ready_entry e = std::move(l.front());
+    l.pop_front();
+    --_ready_count;
+    _ready_bytes -= e.size;
+    return e;
+  }
   // A ready message leaves for good (expired, dropped, over the limit): logged as acked and,
   // when the queue has a dead-letter exchange, handed to the sink.
   void discard(ready_entry&& e, death_reason reason, delivery_sink& sink, seq_run& acks);
@@ -280,6 +291,7 @@ class queue {
   std::size_t _tombstones = 0;
   std::vector<expiry> _expiries;  // a min-heap by deadline
   bool _timed = false;  // has a TTL, an expiry or a consumer timeout of its own
+  bool _plain = true;   // no TTL, length limit or priorities: enqueue takes its short path
   bool _mixed_priorities = false;  // consumers with different x-priority
   std::int64_t _last_used = 0;
   std::int64_t _default_consumer_timeout_ms = 0;
