@@ -38,6 +38,25 @@ std::string describe(httplib::Error error) {
   }
 }
 
+// RabbitMQ's API escapes HTML in reasons ("&lt;&lt;\"x\"&gt;&gt;"); rabbitmqctl prints them plain.
+std::string html_unescaped(std::string_view text) {
+  static constexpr std::pair<std::string_view, char> entities[] = {{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}};
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    bool replaced = false;
+    for (const auto& [entity, ch] : entities) {
+      if (text.substr(i, entity.size()) == entity) {
+        out += ch;
+        i += entity.size();
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += text[i++];
+  }
+  return out;
+}
+
 // The words of a non-2xx answer: RabbitMQ's body is {"error": ..., "reason": ...}, and the
 // reason is usually a string but sometimes a list (["no_such_vhost", "v"]).
 std::string reason_of(int status, const std::string& body) {
@@ -46,7 +65,7 @@ std::string reason_of(int status, const std::string& body) {
     for (const char* key : {"reason", "error"}) {
       const auto it = doc.find(key);
       if (it == doc.end() || it->is_null()) continue;
-      if (it->is_string() && !it->get_ref<const std::string&>().empty()) return it->get<std::string>();
+      if (it->is_string() && !it->get_ref<const std::string&>().empty()) return html_unescaped(it->get<std::string>());
       if (!it->is_string()) return it->dump();
     }
   }

@@ -35,12 +35,14 @@ struct options {
 };
 
 // What one command was given: its required arguments in order, its optional trailing list
-// (columns or tags), and delete_queue's two flags.
+// (columns or tags), delete_queue's two flags and set_policy's two options.
 struct invocation {
   std::vector<std::string> args;
   std::vector<std::string> rest;
   bool if_empty = false;
   bool if_unused = false;
+  std::int64_t priority = 0;
+  std::string apply_to;  // empty: not given (the broker's default, all)
 };
 
 struct context {
@@ -65,6 +67,12 @@ struct context {
   }
 
   int done(const haremq::result<void>& outcome) const { return outcome ? haremq::ctl::exit_ok : fail(outcome.error()); }
+
+  // rabbitmqctl's answer when the vhost of a policy command does not exist.
+  int no_such_vhost() const {
+    std::cerr << "Virtual host '" << opts.vhost << "' does not exist\n";
+    return haremq::ctl::exit_data;
+  }
 };
 
 int usage_error(std::string_view text) {
@@ -94,9 +102,14 @@ struct column_spec {
   std::string_view fallback = {};  // shown when the API leaves the field out
 };
 
+// What a list_* command says when the API does not know its vhost: the API's reason (70), or
+// rabbitmqctl's own words (65), as the policy commands print them.
+enum class missing_vhost { api_reason, rabbitmqctl_words };
+
 struct listing_spec {
   std::span<const column_spec> columns;
   std::vector<std::string_view> defaults;
+  missing_vhost missing = missing_vhost::api_reason;
 };
 
 constexpr column_spec queue_columns[] = {
@@ -191,6 +204,15 @@ constexpr column_spec vhost_permission_columns[] = {
     {"read", "/read"},
 };
 
+constexpr column_spec policy_columns[] = {
+    {"vhost", "/vhost"},
+    {"name", "/name"},
+    {"pattern", "/pattern"},
+    {"apply-to", "/apply-to"},
+    {"definition", "/definition", cell_style::json_text},
+    {"priority", "/priority"},
+};
+
 constexpr column_spec user_permission_columns[] = {
     {"vhost", "/vhost"},
     {"configure", "/configure"},
@@ -227,6 +249,9 @@ int run_listing(const context& ctx, const listing_spec& spec, const std::string&
   }
   ctx.banner(banner);
   auto items = ctx.api.get(path);
+  if (!items && spec.missing == missing_vhost::rabbitmqctl_words && ctx.api.last_status() == 404) {
+    return ctx.no_such_vhost();
+  }
   if (!items) return ctx.fail(items.error());
   if (!items->is_array()) {
     std::cerr << "Error:\nthe answer to GET " << path << " is not a JSON array\n";
@@ -307,6 +332,14 @@ int list_user_permissions(const context& ctx) {
   const auto& user = ctx.in.args[0];
   return run_listing(ctx, spec, api_path({"users", user, "permissions"}),
                      fmt::format("Listing permissions for user \"{}\" ...", user));
+}
+
+int list_policies(const context& ctx) {
+  static const listing_spec spec{policy_columns,
+                                 {"vhost", "name", "pattern", "apply-to", "definition", "priority"},
+                                 missing_vhost::rabbitmqctl_words};
+  return run_listing(ctx, spec, api_path({"policies", ctx.opts.vhost}),
+                     fmt::format("Listing policies for vhost \"{}\" ...", ctx.opts.vhost));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,6 +456,44 @@ int clear_permissions(const context& ctx) {
   const auto& user = ctx.in.args[0];
   ctx.banner(fmt::format("Clearing permissions for user \"{}\" in vhost \"{}\" ...", user, ctx.opts.vhost));
   return ctx.done(ctx.api.del(api_path({"permissions", ctx.opts.vhost, user})));
+}
+
+int set_policy(const context& ctx) {
+  const auto& name = ctx.in.args[0];
+  const auto& pattern = ctx.in.args[1];
+  const auto& definition = ctx.in.args[2];
+  ctx.banner(fmt::format("Setting policy \"{}\" for pattern \"{}\" to \"{}\" with priority \"{}\" for vhost \"{}\" ...",
+                         name, pattern, definition, ctx.in.priority, ctx.opts.vhost));
+  // rabbitmqctl decodes the definition itself, and says so in its own words; like a
+  // definition the broker refuses, that ends with 69.
+  const json parsed = json::parse(definition, nullptr, false);
+  if (parsed.is_discarded()) {
+    std::cerr << "Error:\nJSON decoding error. Reason: badarg\n";
+    return haremq::ctl::exit_unavailable;
+  }
+  json body = {{"pattern", pattern}, {"definition", parsed}, {"priority", ctx.in.priority}};
+  if (!ctx.in.apply_to.empty()) body["apply-to"] = ctx.in.apply_to;
+  const auto put = ctx.api.put(api_path({"policies", ctx.opts.vhost, name}), body);
+  if (put) return haremq::ctl::exit_ok;
+  if (ctx.api.last_status() == 404) return ctx.no_such_vhost();
+  if (ctx.api.last_status() == 400) {
+    std::cerr << "Error:\n" << ctx.api.error_text() << '\n';
+    return haremq::ctl::exit_unavailable;
+  }
+  return ctx.fail(put.error());
+}
+
+int clear_policy(const context& ctx) {
+  const auto& name = ctx.in.args[0];
+  ctx.banner(fmt::format("Clearing policy \"{}\" on vhost \"{}\" ...", name, ctx.opts.vhost));
+  const auto gone = ctx.api.del(api_path({"policies", ctx.opts.vhost, name}));
+  if (gone) return haremq::ctl::exit_ok;
+  // rabbitmqctl's words for a missing policy (or vhost), with its exit code.
+  if (ctx.api.last_status() == 404) {
+    std::cerr << "Error:\nParameter does not exist\n";
+    return haremq::ctl::exit_unavailable;
+  }
+  return ctx.fail(gone.error());
 }
 
 int purge_queue(const context& ctx) {
@@ -668,7 +739,7 @@ int status(const context& ctx) {
 // The command table.
 // ---------------------------------------------------------------------------------------------
 
-enum class extra_flags { none, delete_queue };
+enum class extra_flags { none, delete_queue, set_policy };
 
 struct command {
   std::string_view name;
@@ -718,6 +789,14 @@ const std::vector<command>& commands() {
        {},
        extra_flags::none,
        clear_permissions},
+      {"list_policies", "Lists the policies of a vhost", {}, {}, extra_flags::none, list_policies},
+      {"set_policy",
+       "Sets or updates a policy: a regular expression for the names it applies to and its definition (JSON)",
+       {"NAME", "PATTERN", "DEFINITION"},
+       {},
+       extra_flags::set_policy,
+       set_policy},
+      {"clear_policy", "Clears (removes) a policy", {"NAME"}, {}, extra_flags::none, clear_policy},
       {"purge_queue", "Removes every ready message from a queue", {"QUEUE"}, {}, extra_flags::none, purge_queue},
       {"delete_queue", "Deletes a queue", {"QUEUE"}, {}, extra_flags::delete_queue, delete_queue},
       {"export_definitions",
@@ -770,6 +849,11 @@ int main(int argc, char** argv) {
     if (c.extra == extra_flags::delete_queue) {
       sub->add_flag("--if-empty", in.if_empty, "Only if the queue has no messages");
       sub->add_flag("--if-unused", in.if_unused, "Only if the queue has no consumers");
+    }
+    if (c.extra == extra_flags::set_policy) {
+      sub->add_option("--priority", in.priority, "Policy priority: the highest of those that match applies")
+          ->capture_default_str();
+      sub->add_option("--apply-to", in.apply_to, "What the policy applies to: queues, exchanges or all (the default)");
     }
     subcommands.push_back(sub);
   }

@@ -76,6 +76,8 @@ nlohmann::json cell_json(const nlohmann::json& value, cell_style style) {
       return value.is_null() ? nlohmann::json::object() : value;
     case cell_style::tags:
       return tags_array(value);
+    case cell_style::json_text:
+      return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return value;
 }
@@ -119,6 +121,8 @@ std::string cell_text(const nlohmann::json& value, cell_style style) {
       return escape(arguments_text(value));
     case cell_style::tags:
       return escape(tags_text(value));
+    case cell_style::json_text:
+      return escape(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return {};
 }

@@ -24,6 +24,7 @@ enum class cell_style {
   plain,      // strings bare, numbers and booleans as JSON writes them, null empty
   arguments,  // an x-arguments object: [{"x-max-length",10}] in text, the object in JSON
   tags,       // user tags, an array or a comma-separated string: [a, b] in text, an array in JSON
+  json_text,  // a JSON value (a policy's definition) written compactly: bare in text, a string in JSON
 };
 
 struct column {

@@ -54,8 +54,4 @@ std::variant<policy_record, std::string> policy_from_json(std::string name, cons
 // definition (an object) and priority.
 nlohmann::json policy_to_json(std::string_view vhost, const policy_record& p);
 
-// A JSON value as Erlang's ~p prints the term RabbitMQ decodes it into (<<"text">>, 1.0e3,
-// [1,2], #{<<"k">> => v}, null), on one line: RabbitMQ's error texts quote values this way.
-std::string erlang_term(const nlohmann::json& value);
-
 }  // namespace haremq::engine

@@ -6,6 +6,7 @@ namespace haremq::engine {
 
 queue::queue(queue_id id, queue_settings settings) : _id(id), _settings(std::move(settings)) {
   _lanes.resize(std::size_t{_settings.limits.max_priority} + 1);
+  _ttl_epochs.emplace_back(1, _settings.limits.message_ttl_ms.value_or(-1));
   _last_used = turn_clock::now();
   update_timed();
 }
@@ -22,7 +23,7 @@ std::string_view queue::death_reason_name(death_reason r) noexcept {
 
 void queue::update_timed() noexcept {
   const auto& l = _settings.limits;
-  _timed = l.message_ttl_ms || l.expires_ms || l.consumer_timeout_ms || !_expiries.empty();
+  _timed = had_queue_ttl() || l.expires_ms || l.consumer_timeout_ms || !_expiries.empty();
   _plain = !l.message_ttl_ms && !l.bounded() && l.max_priority == 0;
 }
 
@@ -30,6 +31,13 @@ void queue::set_limits(queue_limits limits, std::string policy, delivery_sink& s
   // The priority lanes are fixed at declaration (x-max-priority is not a policy key).
   limits.max_priority = _settings.limits.max_priority;
   limits.single_active_consumer = _settings.limits.single_active_consumer;
+  if (const std::int64_t ttl = limits.message_ttl_ms.value_or(-1); ttl != _ttl_epochs.back().second) {
+    if (_ttl_epochs.back().first == _next_seq) {
+      _ttl_epochs.back().second = ttl;
+    } else {
+      _ttl_epochs.emplace_back(_next_seq, ttl);
+    }
+  }
   _settings.limits = std::move(limits);
   _settings.policy = std::move(policy);
   update_timed();
@@ -37,9 +45,11 @@ void queue::set_limits(queue_limits limits, std::string policy, delivery_sink& s
   expire(turn_clock::now(), sink);
 }
 
-std::int64_t queue::deadline_of(const message& m) const noexcept {
+std::int64_t queue::deadline_of(const message& m, std::uint64_t seq) const noexcept {
   std::int64_t ttl = m.ttl_ms();
-  if (const auto& q = _settings.limits.message_ttl_ms; q && (ttl < 0 || *q < ttl)) ttl = *q;
+  auto epoch = _ttl_epochs.rbegin();
+  while (epoch + 1 != _ttl_epochs.rend() && epoch->first > seq) ++epoch;
+  if (const std::int64_t q = epoch->second; q >= 0 && (ttl < 0 || q < ttl)) ttl = q;
   if (ttl < 0) return INT64_MAX;
   return m.published_at() + ttl * 1'000'000;
 }
@@ -90,9 +100,9 @@ queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
   if (_store != nullptr && msg->persistent()) stored = _store->append_publish(_store_ref, seq, *msg);
   r.stored = static_cast<bool>(stored);
   const std::uint8_t l = lane_of(*msg);
-  if (msg->ttl_ms() >= 0) {
+  if (msg->ttl_ms() >= 0 || (_ttl_epochs.size() > 1 && _ttl_epochs.back().second >= 0)) {
     if (_expiries.size() > 2 * _ready_count + 4096) prune_expiries();
-    _expiries.push_back(expiry{deadline_of(*msg), seq, l});
+    _expiries.push_back(expiry{deadline_of(*msg, seq), seq, l});
     std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
     _timed = true;
   }
@@ -121,7 +131,7 @@ void queue::restore(const store::publish_fields& f, bool delivered) {
   if (_lanes[0].size() < resident_messages || _lanes.size() > 1) msg = store::to_message(f);
   const std::uint8_t l = msg ? lane_of(*msg) : 0;
   if (msg && msg->ttl_ms() >= 0) {
-    _expiries.push_back(expiry{deadline_of(*msg), f.seq, l});
+    _expiries.push_back(expiry{deadline_of(*msg, f.seq), f.seq, l});
     std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
     _timed = true;
   }
@@ -314,7 +324,7 @@ void queue::take_back(unacked_entry& e, bool requeue_it, seq_run& acks, delivery
   const std::uint64_t size = e.msg->body_size();
   const bool own_ttl = e.msg->ttl_ms() >= 0;
   const std::uint8_t l = lane_of(*e.msg);
-  const std::int64_t deadline = own_ttl ? deadline_of(*e.msg) : 0;
+  const std::int64_t deadline = own_ttl ? deadline_of(*e.msg, e.seq()) : 0;
   requeue(ready_entry{std::move(e.msg), back, e.stored, size});
   if (own_ttl) {
     // Its expiry may have passed while it was out: the heap takes it again.
@@ -442,7 +452,7 @@ void queue::expire(std::int64_t now, delivery_sink& sink) {
   std::size_t done = 0;
   seq_run acks(store::record_type::ack);
   // The queue's TTL: messages expire in publish order, so only the heads are looked at.
-  if (_settings.limits.message_ttl_ms) {
+  if (had_queue_ttl()) {
     for (std::size_t i = _lanes.size(); i-- > 0 && done < most_per_call;) {
       lane& l = _lanes[i];
       while (!l.empty() && done < most_per_call) {
@@ -458,7 +468,7 @@ void queue::expire(std::int64_t now, delivery_sink& sink) {
           l.pop_front();
           continue;
         }
-        if (deadline_of(*front.msg) > now) break;
+        if (deadline_of(*front.msg, front.seq()) > now) break;
         discard(pop_ready(l), death_reason::expired, sink, acks);
         ++done;
       }
@@ -506,12 +516,12 @@ std::int64_t queue::consumer_timeout_ns() const noexcept {
 std::int64_t queue::next_deadline() const noexcept {
   std::int64_t next = INT64_MAX;
   if (!_expiries.empty()) next = _expiries.front().deadline;
-  if (_settings.limits.message_ttl_ms) {
+  if (had_queue_ttl()) {
     for (const lane& l : _lanes) {
       for (const ready_entry& e : l) {
         if (e.tombstone()) continue;
         // A paged-out head is loaded by run_timers(): look again at once.
-        next = std::min(next, e.msg ? deadline_of(*e.msg) : 0);
+        next = std::min(next, e.msg ? deadline_of(*e.msg, e.seq()) : 0);
         break;
       }
     }

@@ -235,7 +235,8 @@ class queue {
     return std::min<std::uint8_t>(m.priority(), _settings.limits.max_priority);
   }
   // When the entry's message expires (steady ns), INT64_MAX: never.
-  std::int64_t deadline_of(const message& m) const noexcept;
+  // `seq`: the message's place, which says under which x-message-ttl it entered the queue.
+  std::int64_t deadline_of(const message& m, std::uint64_t seq) const noexcept;
   void push_ready(ready_entry&& e, std::uint8_t lane);
   // The lane whose front goes next (after tombstones are skipped and a paged-out head loaded);
   // null when nothing is ready.
@@ -268,6 +269,10 @@ class queue {
   void check_consumer_timeouts(std::int64_t now, delivery_sink& sink);
   std::int64_t consumer_timeout_ns() const noexcept;
   void update_timed() noexcept;
+  // Some message entered under a queue TTL (now or before a policy changed it).
+  bool had_queue_ttl() const noexcept {
+    return std::any_of(_ttl_epochs.begin(), _ttl_epochs.end(), [](const auto& e) { return e.second >= 0; });
+  }
   // Some unacked deliveries belong to consumers that are gone (single active consumer waits).
   bool departed_unacked() const noexcept;
   // Brings a paged-out message back; false if it cannot be read (the entry is dropped).
@@ -290,6 +295,10 @@ class queue {
   std::uint64_t _ready_bytes = 0;
   std::size_t _tombstones = 0;
   std::vector<expiry> _expiries;  // a min-heap by deadline
+  // The queue's TTL as messages entered it: (first seq, TTL in ms or -1). A policy that changes
+  // it applies to later messages only, as in RabbitMQ; after a change every message with a TTL
+  // goes through the heap, as expiry is no longer in publish order.
+  std::vector<std::pair<std::uint64_t, std::int64_t>> _ttl_epochs;
   bool _timed = false;  // has a TTL, an expiry or a consumer timeout of its own
   bool _plain = true;   // no TTL, length limit or priorities: enqueue takes its short path
   bool _mixed_priorities = false;  // consumers with different x-priority

@@ -179,7 +179,7 @@ class topology_store {
   std::pair<vhost_map, std::uint64_t> snapshot() const;
 
   // What a definitions file holds that the store does not model yet (topic permissions,
-  // policies, parameters, vhost metadata): a JSON object of those sections, as the last
+  // parameters, vhost metadata): a JSON object of those sections, as the last
   // import left it, kept so that an export gives them back.
   std::string retained_definitions() const;
   void set_retained_definitions(std::string json);

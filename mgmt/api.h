@@ -75,10 +75,11 @@ struct route {
   handler handle;
 };
 
-// Every route, from the three groups.
+// Every route, from the four groups.
 void add_runtime_routes(std::vector<route>& routes);   // overview, nodes, connections, channels, consumers
 void add_topology_routes(std::vector<route>& routes);  // exchanges, queues, bindings, publish, get
 void add_access_routes(std::vector<route>& routes);    // vhosts, users, permissions, definitions, whoami
+void add_policy_routes(std::vector<route>& routes);    // policies, operator policies
 
 // Helpers the handlers share.
 // Whether the requester may see vhost `v` (administrators and monitors see all; management

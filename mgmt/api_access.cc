@@ -21,15 +21,16 @@ json permission_json(const std::string& vhost, const std::string& user, const en
   return json{{"user", user}, {"vhost", vhost}, {"configure", p.configure}, {"write", p.write}, {"read", p.read}};
 }
 
-// Creates the queue objects the topology has placed on a worker but the worker lacks (after
-// an import): each worker looks at its own.
-void create_placed_queues(api_context& c) {
+// After an import, each worker creates the queue objects the topology has placed on it but it
+// lacks, and its existing queues take the limits of the policies the import set.
+void take_imported_definitions(api_context& c) {
   c.broker.run_everywhere([](session::worker_context& w) {
     for (const auto& [_, v] : w.topology().snapshot().first) {
       for (const auto& [name, q] : v.queues) {
         if (q.owner == w.self() && w.shard().find(q.id) == nullptr) w.shard().create_queue(q);
       }
     }
+    w.shard().reapply_policies();
   });
 }
 
@@ -232,7 +233,8 @@ void delete_permission(api_context& c, const request& r, response& out) {
 // --- definitions ---
 
 // GET /api/definitions[/{vhost}]: RabbitMQ's export (transient entities included); one vhost's
-// has only its queues, exchanges, bindings, policies and parameters, without "vhost" keys.
+// has only its queues, exchanges, bindings, policies and parameters, without "vhost" keys but
+// in policies (and queues without "type"), as RabbitMQ 3.10 writes it.
 void get_definitions(api_context& c, const request& r, response& out) {
   json doc = json::parse(engine::store::export_definitions(c.broker.topology(), true));
   if (r.path.size() == 2) {
@@ -242,7 +244,8 @@ void get_definitions(api_context& c, const request& r, response& out) {
       json items = json::array();
       for (auto& item : doc[section]) {
         if (!item.is_object() || item.value("vhost", "") != r.path[1]) continue;
-        item.erase("vhost");
+        if (std::string_view(section) != "policies") item.erase("vhost");
+        if (std::string_view(section) == "queues") item.erase("type");
         items.push_back(std::move(item));
       }
       one[section] = std::move(items);
@@ -270,7 +273,7 @@ void post_definitions(api_context& c, const request& r, response& out) {
     text = doc.dump();
   }
   auto result = engine::store::import_definitions(text, c.broker.topology(), [&c] { return c.broker.place_queue(); });
-  create_placed_queues(c);
+  take_imported_definitions(c);
   if (!result.ok()) throw bad_request(result.error);
   out.status = 204;
 }

@@ -234,6 +234,8 @@ void consumers(api_context& c, const request& r, response& out) {
   }
   const auto live = gather(c.broker);
   const queue_names names(c.broker.topology().snapshot().first);
+  std::map<std::uint32_t, const queue_snapshot*> queues;
+  for (const auto& q : live.queues) queues[q.id.value] = &q;
   json items = json::array();
   for (const auto& conn : live.connections) {
     if (vhost && conn.session.vhost != *vhost) continue;
@@ -241,7 +243,9 @@ void consumers(api_context& c, const request& r, response& out) {
     for (const auto& ch : conn.session.channels) {
       for (const auto& consumer : ch.consumers) {
         const auto q = names.by_id.find(consumer.queue.value);
-        items.push_back(consumer_json(conn, ch, consumer, q == names.by_id.end() ? "" : q->second.second));
+        const auto live_queue = queues.find(consumer.queue.value);
+        items.push_back(consumer_json(conn, ch, consumer, q == names.by_id.end() ? "" : q->second.second,
+                                      live_queue == queues.end() ? nullptr : live_queue->second));
       }
     }
   }

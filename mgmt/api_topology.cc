@@ -55,7 +55,7 @@ void list_exchanges(api_context& c, const request& r, response& out) {
   if (one_vhost) check_vhost(c, r, r.path[1]);
   for (const auto& [vhost, v] : c.broker.topology().snapshot().first) {
     if ((one_vhost && vhost != r.path[1]) || !may_see_vhost(c, r, vhost)) continue;
-    for (const auto& [name, x] : v.exchanges) items.push_back(exchange_json(vhost, x));
+    for (const auto& [name, x] : v.exchanges) items.push_back(exchange_json(vhost, x, exchange_policy(v, name)));
   }
   out.set_json(shape_list(r, std::move(items)));
 }
@@ -72,7 +72,9 @@ const engine::exchange_record& find_exchange(const engine::vhost_map& vhosts, co
 void get_exchange(api_context& c, const request& r, response& out) {
   check_vhost(c, r, r.path[1]);
   const auto vhosts = c.broker.topology().snapshot().first;
-  json j = exchange_json(r.path[1], find_exchange(vhosts, r.path[1], exchange_named(r.path[2])));
+  const std::string name = exchange_named(r.path[2]);
+  const auto& x = find_exchange(vhosts, r.path[1], name);  // 404 unless both are there
+  json j = exchange_json(r.path[1], x, exchange_policy(vhosts.at(r.path[1]), name));
   j["incoming"] = json::array();
   j["outgoing"] = json::array();
   out.set_json(shape_object(r, std::move(j)));
@@ -271,7 +273,7 @@ void list_queues(api_context& c, const request& r, response& out) {
     if (!r.user.is_administrator() && !c.broker.topology().find_permissions(vhost, r.user.name)) continue;
     for (const auto& [name, q] : v.queues) {
       const auto it = objects.find(q.id.value);
-      items.push_back(queue_json(c, q, it == objects.end() ? nullptr : it->second));
+      items.push_back(queue_json(c, q, it == objects.end() ? nullptr : it->second, queue_policy(v, q)));
     }
   }
   out.set_json(shape_list(r, std::move(items)));
@@ -294,12 +296,18 @@ void get_queue(api_context& c, const request& r, response& out) {
   const auto live = gather(c.broker);
   const auto objects = by_id(live);
   const auto it = objects.find(q.id.value);
-  json j = queue_json(c, q, it == objects.end() ? nullptr : it->second);
+  const auto vhosts = c.broker.topology().snapshot().first;
+  const auto v = vhosts.find(r.path[1]);
+  const engine::policy_record* policy = v == vhosts.end() ? nullptr : queue_policy(v->second, q);
+  json j = queue_json(c, q, it == objects.end() ? nullptr : it->second, policy);
   json details = json::array();
   for (const auto& conn : live.connections) {
     for (const auto& ch : conn.session.channels) {
       for (const auto& consumer : ch.consumers) {
-        if (consumer.queue == q.id) details.push_back(consumer_json(conn, ch, consumer, q.settings.name));
+        if (consumer.queue == q.id) {
+          details.push_back(consumer_json(conn, ch, consumer, q.settings.name,
+                                          it == objects.end() ? nullptr : it->second));
+        }
       }
     }
   }

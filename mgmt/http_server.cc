@@ -75,6 +75,7 @@ struct http_server::state {
     add_runtime_routes(routes);
     add_topology_routes(routes);
     add_access_routes(routes);
+    add_policy_routes(routes);
   }
   api_context context;
   std::vector<route> routes;

@@ -20,6 +20,26 @@ double thread_cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// The tags of the single active consumers: each queue knows its consumer by connection, channel
+// and number, the channels by tag.
+void name_active_consumers(broker_snapshot& live) {
+  for (auto& q : live.queues) {
+    if (!q.active_consumer) continue;
+    const auto& active = *q.active_consumer;
+    std::vector<const std::string*> candidates;
+    for (const auto& conn : live.connections) {
+      if (conn.key != active.connection) continue;
+      for (const auto& ch : conn.session.channels) {
+        if (ch.number != active.channel) continue;
+        for (const auto& consumer : ch.consumers) {
+          if (consumer.queue == q.id) candidates.push_back(&consumer.tag);
+        }
+      }
+    }
+    if (candidates.size() == 1) q.active_consumer_tag = *candidates.front();
+  }
+}
+
 }  // namespace
 
 broker_snapshot gather(broker_link& broker) {
@@ -33,13 +53,24 @@ broker_snapshot gather(broker_link& broker) {
   const bool complete = broker.run_everywhere([shared](session::worker_context& w) {
     std::vector<queue_snapshot> queues;
     w.shard().for_each_queue([&](const engine::queue& q) {
-      queues.push_back({q.id(), w.self(), q.settings().vhost, q.settings().name, q.ready_count(), q.unacked_count(),
-                        q.consumer_count(), q.stats()});
+      queue_snapshot s;
+      s.id = q.id();
+      s.owner = w.self();
+      s.vhost = q.settings().vhost;
+      s.name = q.settings().name;
+      s.ready = q.ready_count();
+      s.unacked = q.unacked_count();
+      s.consumers = q.consumer_count();
+      s.stats = q.stats();
+      s.single_active_consumer = q.limits().single_active_consumer;
+      if (const auto* active = q.active_consumer()) s.active_consumer = *active;
+      queues.push_back(std::move(s));
     });
     std::vector<connection_snapshot> connections;
     w.for_each_connection([&](const session::connection_endpoint& e) {
       connection_snapshot c;
       c.worker = w.self();
+      c.key = e.session.key();
       c.name = e.peer_host + ":" + std::to_string(e.peer_port) + " -> " + e.host + ":" + std::to_string(e.port);
       c.peer_host = e.peer_host;
       c.peer_port = e.peer_port;
@@ -68,6 +99,7 @@ broker_snapshot gather(broker_link& broker) {
             [](const auto& a, const auto& b) { return std::tie(a.vhost, a.name) < std::tie(b.vhost, b.name); });
   std::sort(out.connections.begin(), out.connections.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
+  name_active_consumers(out);
   return out;
 }
 

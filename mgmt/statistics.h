@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,10 +28,17 @@ struct queue_snapshot {
   std::uint32_t unacked = 0;
   std::uint32_t consumers = 0;
   engine::queue_stats stats;
+  bool single_active_consumer = false;
+  std::optional<engine::consumer_address> active_consumer;  // with single active consumer: the one that receives
+  // That consumer's tag, found among the connections' consumers by its connection, channel and
+  // queue; empty when it has none, or when its channel consumes from the queue more than once
+  // (the sessions' descriptions do not carry the consumer's number to tell them apart).
+  std::string active_consumer_tag;
 };
 
 struct connection_snapshot {
   engine::worker_id worker;
+  engine::connection_key key;
   std::string name;  // RabbitMQ's "peer_host:peer_port -> host:port"
   std::string peer_host;
   std::uint16_t peer_port = 0;

@@ -50,7 +50,18 @@ json message_stats(api_context& c, const std::string& key, const engine::queue_s
   return m;
 }
 
-json queue_json(api_context& c, const engine::queue_record& q, const queue_snapshot* live) {
+const engine::policy_record* queue_policy(const engine::vhost_record& v, const engine::queue_record& q) {
+  if (q.settings.policy.empty()) return nullptr;
+  const auto it = v.policies.find(q.settings.policy);
+  return it == v.policies.end() ? nullptr : &it->second;
+}
+
+const engine::policy_record* exchange_policy(const engine::vhost_record& v, const std::string& exchange) {
+  return engine::applicable_policy(v, false, exchange);
+}
+
+json queue_json(api_context& c, const engine::queue_record& q, const queue_snapshot* live,
+                const engine::policy_record* policy) {
   const auto& s = q.settings;
   const std::string key = "queue/" + s.vhost + "/" + s.name;
   const std::uint64_t ready = live ? live->ready : 0, unacked = live ? live->unacked : 0;
@@ -64,16 +75,18 @@ json queue_json(api_context& c, const engine::queue_record& q, const queue_snaps
          {"state", live ? "running" : "down"},
          {"node", "haremq@localhost"},
          {"consumers", live ? live->consumers : 0},
-         {"policy", nullptr},
+         {"policy", policy != nullptr ? json(policy->name) : json(nullptr)},
          {"operator_policy", nullptr},
-         {"effective_policy_definition", json::object()},
+         // The policy's whole definition, keys an argument overrides included, as RabbitMQ shows it.
+         {"effective_policy_definition", policy != nullptr ? json::parse(policy->definition) : json::object()},
          {"exclusive_consumer_tag", nullptr},
          {"head_message_timestamp", nullptr},
          // Every consumer can take a message at once unless its window is full: HareMQ does not
          // measure how often that happens, so a queue with consumers reports full capacity.
          {"consumer_capacity", live && live->consumers > 0 ? json(1.0) : json(0)},
          {"consumer_utilisation", live && live->consumers > 0 ? json(1.0) : json(0)},
-         {"single_active_consumer_tag", nullptr},
+         {"single_active_consumer_tag",
+          live && !live->active_consumer_tag.empty() ? json(live->active_consumer_tag) : json(nullptr)},
          {"messages", ready + unacked},
          {"messages_ready", ready},
          {"messages_unacknowledged", unacked},
@@ -84,15 +97,17 @@ json queue_json(api_context& c, const engine::queue_record& q, const queue_snaps
   return j;
 }
 
-json exchange_json(const std::string& vhost, const engine::exchange_record& x) {
-  return json{{"name", x.name},
-              {"vhost", vhost},
-              {"type", std::string(engine::name_of(x.type))},
-              {"durable", x.durable},
-              {"auto_delete", x.auto_delete},
-              {"internal", x.internal},
-              {"arguments", arguments_json(x.arguments)},
-              {"user_who_performed_action", "rmq-internal"}};
+json exchange_json(const std::string& vhost, const engine::exchange_record& x, const engine::policy_record* policy) {
+  json j{{"name", x.name},
+         {"vhost", vhost},
+         {"type", std::string(engine::name_of(x.type))},
+         {"durable", x.durable},
+         {"auto_delete", x.auto_delete},
+         {"internal", x.internal},
+         {"arguments", arguments_json(x.arguments)},
+         {"user_who_performed_action", "rmq-internal"}};
+  if (policy != nullptr) j["policy"] = policy->name;
+  return j;
 }
 
 // A routing key as RabbitMQ puts it into a path: form-encoded ("x.#" -> "x.%23", "a b" -> "a+b").
@@ -216,7 +231,16 @@ json channel_json(const connection_snapshot& c, const session::channel_descripti
 }
 
 json consumer_json(const connection_snapshot& c, const session::channel_description& ch,
-                   const session::consumer_description& consumer, const std::string& queue_name) {
+                   const session::consumer_description& consumer, const std::string& queue_name,
+                   const queue_snapshot* queue) {
+  // With single active consumer, the one that receives is "single_active", the others wait.
+  bool active = true;
+  std::string activity = "up";
+  if (queue != nullptr && queue->single_active_consumer) {
+    active = queue->active_consumer && queue->active_consumer->connection == c.key &&
+             queue->active_consumer->channel == ch.number && queue->active_consumer_tag == consumer.tag;
+    activity = active ? "single_active" : "waiting";
+  }
   return json{{"consumer_tag", consumer.tag},
               {"queue", {{"name", queue_name}, {"vhost", c.session.vhost}}},
               {"channel_details",
@@ -230,8 +254,8 @@ json consumer_json(const connection_snapshot& c, const session::channel_descript
               {"ack_required", consumer.ack_required},
               {"exclusive", consumer.exclusive},
               {"prefetch_count", consumer.prefetch},
-              {"active", true},
-              {"activity_status", "up"},
+              {"active", active},
+              {"activity_status", activity},
               {"arguments", json::object()}};
 }
 

@@ -123,10 +123,12 @@ class plain_message {
   std::uint8_t _exchange_size = 0;
   std::uint8_t _routing_key_size = 0;
   bool _persistent = false;
+  std::uint8_t _priority = 0;
   std::uint32_t _properties_size = 0;
   std::uint64_t _body_size = 0;
   std::uint64_t _body_filled = 0;
   std::int64_t _published_at = turn_clock::now();
+  std::int64_t _ttl_ms = -1;
   std::size_t _data_size = 0;
 };
 static_assert(sizeof(plain_message<std_allocator>) == sizeof(message));

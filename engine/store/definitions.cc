@@ -29,17 +29,16 @@ constexpr int max_nesting = 64;
 
 // The sections HareMQ keeps without modelling them, and what identifies an entry in each: an
 // import replaces the entry with the same identity and appends the others, as RabbitMQ's
-// import overwrites a user or policy of the same name.
+// import overwrites a parameter of the same name.
 struct retained_section {
   std::string_view name;
   std::array<std::string_view, 3> identity;
 };
-constexpr std::array<retained_section, 5> retained_sections{{
+constexpr std::array<retained_section, 4> retained_sections{{
     {"vhosts", {"name"}},
     {"topic_permissions", {"user", "vhost", "exchange"}},
     {"parameters", {"vhost", "component", "name"}},
     {"global_parameters", {"name"}},
-    {"policies", {"vhost", "name"}},
 }};
 
 bool predeclared_exchange(std::string_view name) { return name.empty() || name.starts_with("amq."); }
@@ -271,6 +270,16 @@ void apply(const json& doc, topology_store& topology, const queue_placement& pla
     }
     ++applied.permissions;
   });
+  // Before the queues and exchanges, so that they are declared under them.
+  for_each_entry(doc, "policies", [&](const entry& e) {
+    const std::string vhost = e.vhost(topology);
+    const std::string name = e.text("name");
+    auto made = policy_from_json(name, e.fields());
+    // RabbitMQ's validation text, and which policy it is about as RabbitMQ names it.
+    if (auto* why = std::get_if<std::string>(&made)) e.fail(*why + " (" + vhost + "/" + name + ")");
+    if (auto error = topology.put_policy(vhost, std::get<policy_record>(std::move(made)))) e.fail(*error);
+    ++applied.policies;
+  });
   for_each_entry(doc, "exchanges", [&](const entry& e) {
     const std::string vhost = e.vhost(topology);
     const std::string name = e.text("name");
@@ -381,7 +390,9 @@ std::string write_definitions(const definitions_view& d, bool incarnations, bool
   json& exchanges = doc["exchanges"] = json::array();
   json& queues = doc["queues"] = json::array();
   json& bindings = doc["bindings"] = json::array();
+  json& policies = doc["policies"] = json::array();
   for (const auto& [vhost, v] : vhosts) {
+    for (const auto& [name, p] : v.policies) policies.push_back(policy_to_json(vhost, p));
     const std::string& vhost_name = vhost;  // clang 14 cannot capture a structured binding
     const auto it = std::find_if(listed.begin(), listed.end(), [&](const json& l) {
       const json* n = l.is_object() ? member(l, "name") : nullptr;

@@ -16,8 +16,8 @@
 
 // RabbitMQ's definitions JSON (what `rabbitmqctl export_definitions` and the management
 // API's /api/definitions write and read) for the durable part of the topology: vhosts,
-// users and permissions, durable exchanges, durable queues and the bindings between them.
-// Topic permissions, policies and parameters are carried through unread
+// users and permissions, policies, durable exchanges, durable queues and the bindings between
+// them. Topic permissions, parameters and vhost metadata are carried through unread
 // (topology_store::retained_definitions).
 // Free functions; thread-safe as the topology_store they are given is.
 namespace haremq::engine::store {
@@ -60,6 +60,7 @@ struct import_counts {
   std::size_t bindings = 0;
   std::size_t users = 0;
   std::size_t permissions = 0;
+  std::size_t policies = 0;
 };
 
 struct import_result {
@@ -72,11 +73,14 @@ struct import_result {
 using queue_placement = std::function<worker_id()>;
 
 // Applies a definitions document to `topology`, additively as RabbitMQ does: vhosts first,
-// then exchanges, queues and bindings, each through the store's own declare and bind, so an
-// existing entity must be equivalent. Entries before a failing one stay applied (as in
-// RabbitMQ); the hook is called once at the end. Queues and exchanges named amq.* are skipped
-// with a warning, as RabbitMQ skips them. A missing "durable" means durable; a missing
-// "auto_delete" or "internal" means false. Never throws.
+// then users, permissions, policies (one of the same name is replaced; an invalid one fails
+// the import with RabbitMQ's validation text), exchanges, queues and bindings, each through
+// the store's own declare and bind, so an existing entity must be equivalent. Entries before
+// a failing one stay applied (as in RabbitMQ); the hook is called once at the end. Queues and
+// exchanges named amq.* are skipped with a warning, as RabbitMQ skips them. A missing
+// "durable" means durable; a missing "auto_delete" or "internal" means false. Never throws.
+// Queue objects that already run on their workers must take a changed policy's limits
+// afterwards (shard::reapply_policies).
 [[nodiscard]] import_result import_definitions(std::string_view json_text, topology_store& topology,
                                                const queue_placement& place);
 

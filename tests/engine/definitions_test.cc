@@ -4,7 +4,10 @@
 // written back; clients redeclaring imported queues with their own integer types; errors for
 // malformed files; the persistence hook (durable changes only, one call per import); the
 // definitions file saved atomically and loaded back.
-// Users and permissions are applied; policies and parameters are carried through.
+// Users, permissions and policies are applied: policies before the queues they limit, replaced
+// by name, refused with RabbitMQ's validation text, written back from the topology in
+// RabbitMQ's format, kept in the definitions file and loaded from an older HareMQ's file (which
+// carried them through unread). Parameters are carried through.
 #include "engine/store/definitions.h"
 
 #include <gtest/gtest.h>
@@ -579,6 +582,196 @@ TEST(Definitions, PersistenceHookFiresOnDurableChangesOnly) {
   EXPECT_EQ(json::parse(last), json::parse(export_definitions(s)));
 }
 
+// A definitions document with policies in two vhosts and a queue the first one limits.
+constexpr const char* with_policies = R"({
+    "vhosts": [{"name": "/"}, {"name": "v2"}],
+    "policies": [
+      {"vhost": "/", "name": "ttl", "pattern": "^limited\\.", "apply-to": "queues",
+       "definition": {"message-ttl": 5000, "max-length": 10, "dead-letter-exchange": "dlx"}, "priority": 2},
+      {"vhost": "/", "name": "ae", "pattern": "^ex$", "apply-to": "exchanges",
+       "definition": {"alternate-exchange": "other"}, "priority": 0},
+      {"vhost": "v2", "name": "all", "pattern": ".*", "definition": {"expires": 60000, "ha-mode": "all"}}],
+    "queues": [{"name": "limited.q", "vhost": "/", "arguments": {"x-max-length": 3}},
+               {"name": "free.q", "vhost": "/"}]})";
+
+json policies_of(const json& doc) {
+  std::map<std::string, json> by_name;
+  for (const auto& p : doc["policies"]) by_name[p["vhost"].get<std::string>() + "|" + p["name"].get<std::string>()] = p;
+  json out = json::object();
+  for (auto& [key, p] : by_name) out[key] = p;
+  return out;
+}
+
+TEST(DefinitionsPolicies, AreAppliedBeforeTheQueuesTheyLimit) {
+  topology_store s;
+  const auto result = import_definitions(with_policies, s, on_worker(0));
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.applied.policies, 3u);
+  const auto [vhosts, _] = s.snapshot();
+  const auto& root = vhosts.at("/");
+  ASSERT_EQ(root.policies.size(), 2u);
+  EXPECT_EQ(root.policies.at("ttl").apply_to, policy_target::queues);
+  EXPECT_EQ(root.policies.at("ttl").priority, 2);
+  EXPECT_EQ(vhosts.at("v2").policies.at("all").apply_to, policy_target::all);  // apply-to's default
+
+  const auto& limited = root.queues.at("limited.q").settings;
+  EXPECT_EQ(limited.policy, "ttl");
+  EXPECT_EQ(limited.limits.message_ttl_ms, 5000);
+  EXPECT_EQ(limited.limits.max_length, 3u);  // the argument's, lower than the policy's
+  EXPECT_EQ(limited.limits.dead_letter_exchange, "dlx");
+  const auto& free = root.queues.at("free.q").settings;
+  EXPECT_EQ(free.policy, "");
+  EXPECT_EQ(free.limits, queue_limits{});
+}
+
+TEST(DefinitionsPolicies, AreWrittenBackInRabbitMqsFormat) {
+  topology_store s;
+  ASSERT_TRUE(import_definitions(with_policies, s, on_worker(0)).ok());
+  const json doc = json::parse(export_definitions(s));
+  EXPECT_EQ(policies_of(doc), json::parse(R"({
+      "/|ae": {"vhost": "/", "name": "ae", "pattern": "^ex$", "apply-to": "exchanges",
+               "definition": {"alternate-exchange": "other"}, "priority": 0},
+      "/|ttl": {"vhost": "/", "name": "ttl", "pattern": "^limited\\.", "apply-to": "queues",
+                "definition": {"dead-letter-exchange": "dlx", "max-length": 10, "message-ttl": 5000}, "priority": 2},
+      "v2|all": {"vhost": "v2", "name": "all", "pattern": ".*", "apply-to": "all",
+                 "definition": {"expires": 60000, "ha-mode": "all"}, "priority": 0}})"));
+  // A policy deleted from the topology is gone from the next export: they come from the
+  // topology, not from what the import kept.
+  EXPECT_TRUE(s.delete_policy("/", "ae"));
+  EXPECT_EQ(policies_of(json::parse(export_definitions(s))).size(), 2u);
+  // And a fresh store importing the export has the same policies.
+  topology_store copy;
+  ASSERT_TRUE(import_definitions(export_definitions(s), copy, on_worker(1)).ok());
+  EXPECT_EQ(policies_of(json::parse(export_definitions(copy))), policies_of(json::parse(export_definitions(s))));
+}
+
+TEST(DefinitionsPolicies, ReplaceAPolicyOfTheSameName) {
+  topology_store s;
+  ASSERT_TRUE(import_definitions(with_policies, s, on_worker(0)).ok());
+  const auto second = import_definitions(R"({"policies": [
+      {"vhost": "/", "name": "ttl", "pattern": "^limited\\.", "definition": {"max-length": 1}, "priority": 1}]})",
+                                         s, on_worker(0));
+  ASSERT_TRUE(second.ok()) << second.error;
+  const auto [vhosts, _] = s.snapshot();
+  EXPECT_EQ(vhosts.at("/").policies.at("ttl").apply_to, policy_target::all);
+  const auto& limited = vhosts.at("/").queues.at("limited.q").settings.limits;
+  EXPECT_EQ(limited.max_length, 1u);  // now the policy's, the lower
+  EXPECT_FALSE(limited.message_ttl_ms.has_value());
+  EXPECT_FALSE(limited.dead_letter_exchange.has_value());
+}
+
+TEST(DefinitionsPolicies, AnInvalidPolicyFailsTheImportWithRabbitMqsText) {
+  const auto policy = [](const std::string& fields) {
+    return R"({"policies": [{"vhost": "/", "name": "p", )" + fields + "}]}";
+  };
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {policy(R"("pattern": ".*", "definition": {"message-ttl": -1})"),
+       "policies[0]: Validation failed\n\n-1 is not a valid message TTL\n (//p)"},
+      {policy(R"("pattern": ".*", "definition": {"bogus": 1, "also": "x"})"),
+       "policies[0]: Validation failed\n\n[{<<\"also\">>,<<\"x\">>},{<<\"bogus\">>,1}] are not recognised policy "
+       "settings\n (//p)"},
+      {policy(R"("pattern": ".*", "apply-to": "nothing", "definition": {"max-length": 1})"),
+       "policies[0]: Validation failed\n\napply-to 'nothing' unrecognised; should be 'queues', 'exchanges' or 'all'\n "
+       "(//p)"},
+      {policy(R"("pattern": "(", "definition": {"max-length": 1})"),
+       "policies[0]: Validation failed\n\npattern should be regular expression but is invalid: {\"missing )\",1}\n (//p)"},
+      {policy(R"("pattern": ".*", "definition": {})"), "policies[0]: Validation failed\n\nno policy provided\n (//p)"},
+      {policy(R"("pattern": ".*", "definition": [1])"),
+       "policies[0]: Validation failed\n\ndefinition must be a dictionary: [1]\n (//p)"},
+      {policy(R"("pattern": ".*", "definition": {"max-length": 1}, "priority": "7")"),
+       "policies[0]: Validation failed\n\npriority should be a number, actually was <<\"7\">>\n (//p)"},
+      {policy(R"("definition": {"max-length": 1})"),
+       "policies[0]: Validation failed\n\npattern should be a binary but was undefined\n (//p)"},
+      // Every problem, the definition's first, as RabbitMQ lists them.
+      {policy(R"x("pattern": ")", "apply-to": "x", "priority": null, "definition": {"overflow": "block-publishers"})x"),
+       "policies[0]: Validation failed\n\n<<\"block-publishers\">> is not a valid overflow value\n"
+       "apply-to 'x' unrecognised; should be 'queues', 'exchanges' or 'all'\n"
+       "pattern should be regular expression but is invalid: {\"unmatched parentheses\",\n"
+       "                                                      0}\n"
+       "priority should be a number, actually was null\n (//p)"},
+      {R"({"policies": [{"vhost": "nowhere", "name": "p", "pattern": ".*", "definition": {"max-length": 1}}]})",
+       "policies[0]: vhost 'nowhere' does not exist and is not listed in \"vhosts\""},
+      {R"({"policies": [{"vhost": "/", "pattern": ".*", "definition": {"max-length": 1}}]})",
+       "policies[0]: \"name\" is missing"},
+  };
+  for (const auto& [text, error] : cases) {
+    topology_store s;
+    const auto result = import_definitions(text, s, on_worker(0));
+    EXPECT_EQ(result.error, error) << text;
+    EXPECT_TRUE(s.policies().empty()) << text;
+  }
+}
+
+TEST(DefinitionsPolicies, ValuesAreQuotedAsErlangPrintsThem) {
+  const auto error_for = [](const char* definition) {
+    topology_store s;
+    const std::string text =
+        std::string(R"({"policies": [{"vhost": "/", "name": "p", "pattern": ".*", "definition": )") + definition + "}]}";
+    return import_definitions(text, s, on_worker(0)).error;
+  };
+  const auto expect_problem = [&](const char* definition, const std::string& problem) {
+    EXPECT_EQ(error_for(definition), "policies[0]: Validation failed\n\n" + problem + "\n (//p)") << definition;
+  };
+  expect_problem(R"({"message-ttl": 1.5})", "1.5 is not a valid message TTL");
+  expect_problem(R"({"message-ttl": 1000.0})", "1.0e3 is not a valid message TTL");
+  expect_problem(R"({"message-ttl": 100.0})", "100.0 is not a valid message TTL");
+  expect_problem(R"({"message-ttl": 1e-7})", "1.0e-7 is not a valid message TTL");
+  expect_problem(R"({"message-ttl": true})", "true is not a valid message TTL");
+  expect_problem(R"({"message-ttl": {"a": 1, "b": [2]}})", "#{<<\"a\">> => 1,<<\"b\">> => [2]} is not a valid message TTL");
+  expect_problem(R"({"expires": 0})", "0 is not a valid queue expiry");
+  expect_problem(R"({"dead-letter-exchange": [104, 105]})", "\"hi\" is not a valid dead letter exchange name");
+  expect_problem(R"({"ha-params": 1})",
+                 "ha-mode must be specified to specify ha-params, ha-sync-mode or ha-promote-on-shutdown");
+  expect_problem(R"({"ha-mode": "exactly"})", "ha-mode=\"exactly\" takes an integer, none given");
+  expect_problem(R"({"queue-master-locator": "x", "message-ttl": -1})", "<<\"x\">> invalid queue-master-locator value");
+  expect_problem(R"({"consumer-timeout": 5})", "[{<<\"consumer-timeout\">>,5}] are not recognised policy settings");
+  // Keys of features HareMQ does not have load as RabbitMQ 3.10 takes them.
+  EXPECT_EQ(error_for(R"({"queue-mode": "lazy", "ha-mode": "nodes", "ha-params": ["a"], "max-age": "1D",
+                          "queue-version": 2, "queue-master-locator": "min-masters"})"),
+            "");
+}
+
+TEST(DefinitionsPolicies, PatternErrorsAsPcreReportsThem) {
+  const auto problem_for = [](const std::string& pattern) {
+    const auto made = make_policy("p", pattern, "all", 0, R"({"max-length": 1})");
+    const auto* text = std::get_if<std::string>(&made);
+    return text == nullptr ? std::string("(valid)") : *text;
+  };
+  const auto expect = [&](const std::string& pattern, const std::string& tuple) {
+    EXPECT_EQ(problem_for(pattern), "Validation failed\n\npattern should be regular expression but is invalid: " + tuple + "\n")
+        << pattern;
+  };
+  expect("(", "{\"missing )\",1}");
+  expect("ab(c", "{\"missing )\",4}");
+  expect("a)b", "{\"unmatched parentheses\",\n" + std::string(54, ' ') + "1}");
+  expect("abc[", "{\"missing terminating ] for character class\",\n" + std::string(54, ' ') + "4}");
+  expect("*", "{\"nothing to repeat\",0}");
+  expect("a**", "{\"nothing to repeat\",2}");
+  expect("a{2,1}", "{\"numbers out of order in {} quantifier\",\n" + std::string(54, ' ') + "5}");
+  expect("[b-a]", "{\"range out of order in character class\",\n" + std::string(54, ' ') + "3}");
+  EXPECT_EQ(problem_for("^amq\\.(direct|topic)$"), "(valid)");
+}
+
+TEST(DefinitionsPolicies, PolicyChangesAreSaved) {
+  topology_store s;
+  int saves = 0;
+  std::string last;
+  s.set_persistence([&](const definitions_view& d) {
+    ++saves;
+    last = write_definitions(d, false);
+    return true;
+  });
+  auto made = make_policy("p", "^q$", "queues", 1, R"({"max-length": 1})");
+  ASSERT_TRUE(std::holds_alternative<policy_record>(made)) << std::get<std::string>(made);
+  EXPECT_FALSE(s.put_policy("/", std::get<policy_record>(made)));
+  EXPECT_EQ(saves, 1);
+  EXPECT_EQ(policies_of(json::parse(last)).size(), 1u);
+  EXPECT_TRUE(s.delete_policy("/", "p"));
+  EXPECT_EQ(saves, 2);
+  EXPECT_EQ(policies_of(json::parse(last)).size(), 0u);
+  EXPECT_EQ(s.put_policy("nowhere", std::get<policy_record>(made)), "no vhost 'nowhere'");
+}
+
 // A fresh directory under the system's temporary one, removed with the test.
 class DefinitionsFile : public ::testing::Test {
  protected:
@@ -647,6 +840,40 @@ TEST_F(DefinitionsFile, AFailedSaveKeepsThePreviousFile) {
   // Nor does saving into a directory that does not exist throw.
   definitions_file{dir / "missing" / "definitions.json"}.save({vhosts, no_users, no_permissions, ""});
   EXPECT_FALSE(std::filesystem::exists(dir / "missing"));
+}
+
+TEST_F(DefinitionsFile, KeepsPoliciesAcrossARestart) {
+  const definitions_file file{dir / "definitions.json"};
+  topology_store before;
+  before.set_persistence([&file](const definitions_view& d) { return file.save(d); });
+  ASSERT_TRUE(import_definitions(with_policies, before, on_worker(0)).ok());
+  topology_store after;
+  const auto result = file.load(after, on_worker(0));
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.applied.policies, 3u);
+  EXPECT_EQ(after.snapshot().first.at("/").queues.at("limited.q").settings.policy, "ttl");
+  EXPECT_EQ(policies_of(json::parse(export_definitions(after))), policies_of(json::parse(export_definitions(before))));
+}
+
+TEST_F(DefinitionsFile, LoadsThePoliciesAnOlderHareMqCarriedThrough) {
+  // An older HareMQ kept policies unread: its file has them as the import gave them, in the
+  // "policies" section, with the sections it did model.
+  std::ofstream(dir / "definitions.json") << R"({
+      "rabbit_version": "3.10.0", "rabbitmq_version": "3.10.0", "product_name": "HareMQ", "product_version": "0.1.0",
+      "users": [], "permissions": [], "topic_permissions": [], "parameters": [], "global_parameters": [],
+      "vhosts": [{"name": "/", "limits": [], "metadata": {"description": "Default virtual host", "tags": []}}],
+      "policies": [{"vhost": "/", "name": "old", "pattern": "^q", "apply-to": "queues",
+                    "definition": {"max-length": 7}, "priority": 0}],
+      "queues": [{"name": "q1", "vhost": "/", "type": "classic", "durable": true, "auto_delete": false,
+                  "arguments": {}, "haremq_incarnation": 5}],
+      "exchanges": [], "bindings": []})";
+  topology_store s;
+  const auto result = definitions_file{dir / "definitions.json"}.load(s, on_worker(0));
+  ASSERT_TRUE(result.ok()) << result.error;
+  const auto [vhosts, _] = s.snapshot();
+  EXPECT_EQ(vhosts.at("/").queues.at("q1").settings.limits.max_length, 7u);
+  EXPECT_EQ(policies_of(json::parse(export_definitions(s))), json::parse(R"({"/|old": {"vhost": "/", "name": "old",
+      "pattern": "^q", "apply-to": "queues", "definition": {"max-length": 7}, "priority": 0}})"));
 }
 
 }  // namespace

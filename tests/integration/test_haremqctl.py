@@ -6,7 +6,11 @@ list_consumers, list_vhosts, list_users; add_vhost / delete_vhost (pika can or c
 it), a vhost and a queue whose names need percent-encoding; add_user, set_permissions (which
 pattern lands where, checked by list_permissions, list_user_permissions and by what pika may
 do), change_password, set_user_tags (the password survives; the API admits a user by its
-tag), clear_permissions, delete_user (pika logs in or not); purge_queue and delete_queue (as pika's passive declare sees them,
+tag), clear_permissions, delete_user (pika logs in or not); set_policy (its banner, --priority,
+--apply-to; the policy limits a queue as pika sees it), list_policies (tsv, json with the
+definition as a JSON string, by priority), clear_policy (the limit lifted), and rabbitmqctl's
+words and exit codes for a policy the broker refuses (69), a definition that is not JSON (69), a
+missing policy (69) and a missing vhost (65); purge_queue and delete_queue (as pika's passive declare sees them,
 --if-empty); export_definitions to a file and to stdout, then import_definitions from a file
 and from stdin brings back what was deleted (a user logs in with the exported password hash);
 status (the AMQP listener, totals); exit codes: 69 unreachable, 70 with the API's reason, 64
@@ -449,6 +453,101 @@ class Definitions(Ctl):
         proc = self.run_fails(EX_DATAERR, 'import_definitions', '-', stdin='{"queues": [')
         self.assertIn('JSON', proc.stderr)
         self.run_fails(EX_DATAERR, 'export_definitions', '/nonexistent/dir/definitions.json')
+
+
+class Policies(Ctl):
+    def test_set_list_and_clear_a_policy(self):
+        ch = self.pika_connection().channel()
+        ch.confirm_delivery()
+        name = broker.unique('ctl-pol')
+        q = self.queue(ch, prefix=name)
+        pattern = '^' + name
+        self.addCleanup(ctl, 'clear_policy', name)
+        self.addCleanup(ctl, 'clear_policy', name + '-low')
+        proc = self.run_ok('set_policy', '--priority', '2', '--apply-to', 'queues', name, pattern, '{"max-length":2}')
+        self.assertEqual(proc.stdout, 'Setting policy "%s" for pattern "%s" to "{"max-length":2}" with priority "2" '
+                                      'for vhost "/" ...\n' % (name, pattern))
+        self.run_ok('set_policy', '-q', '--priority=-1', name + '-low', pattern + '$', '{"message-ttl":60000}')
+        # The higher priority one applies (RabbitMQ's queue process takes it by message: poll).
+        deadline = time.monotonic() + STATS_WAIT
+        while True:
+            ch.basic_publish('', q, b'x')
+            if self.message_count(q) <= 2 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        for i in range(5):
+            ch.basic_publish('', q, b'm%d' % i)
+        self.assertEqual(self.message_count(q), 2)
+
+        lines = self.run_ok('list_policies').stdout.splitlines()
+        self.assertEqual(lines[:2], ['Listing policies for vhost "/" ...',
+                                     'vhost\tname\tpattern\tapply-to\tdefinition\tpriority'])
+        mine = [l for l in lines if '\t%s' % name in l]
+        # By priority, lowest first.
+        self.assertEqual(mine, ['/\t%s-low\t%s$\tall\t{"message-ttl":60000}\t-1' % (name, pattern),
+                                '/\t%s\t%s\tqueues\t{"max-length":2}\t2' % (name, pattern)])
+        rows = [r for r in self.rows('list_policies') if r['name'].startswith(name)]
+        self.assertEqual(rows, [
+            {'vhost': '/', 'name': name + '-low', 'pattern': pattern + '$', 'apply-to': 'all',
+             'definition': '{"message-ttl":60000}', 'priority': -1},
+            {'vhost': '/', 'name': name, 'pattern': pattern, 'apply-to': 'queues', 'definition': '{"max-length":2}',
+             'priority': 2}])
+        self.assertEqual(list(rows[0]), ['vhost', 'name', 'pattern', 'apply-to', 'definition', 'priority'])
+        bare = self.run_ok('list_policies', '-q', '--no-table-headers').stdout.splitlines()
+        self.assertNotIn('vhost\tname\tpattern\tapply-to\tdefinition\tpriority', bare)
+
+        proc = self.run_ok('clear_policy', name)
+        self.assertEqual(proc.stdout, 'Clearing policy "%s" on vhost "/" ...\n' % name)
+        self.run_ok('clear_policy', '-q', name + '-low')
+        self.assertEqual([l for l in self.run_ok('-q', 'list_policies').stdout.splitlines() if name in l], [])
+        # The limit is gone with the policy.
+        deadline = time.monotonic() + STATS_WAIT
+        before = self.message_count(q)
+        while True:
+            ch.basic_publish('', q, b'y')
+            if self.message_count(q) > before or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        for i in range(3):
+            ch.basic_publish('', q, b'n%d' % i)
+        self.assertGreaterEqual(self.message_count(q), 6)
+
+    def test_policy_in_another_vhost(self):
+        vhost = self.vhost()
+        name = broker.unique('ctl-pol')
+        self.run_ok('set_policy', '-p', vhost, name, '.*', '{"expires":60000}')
+        self.assertEqual(self.rows('list_policies', '-p', vhost),
+                         [{'vhost': vhost, 'name': name, 'pattern': '.*', 'apply-to': 'all',
+                           'definition': '{"expires":60000}', 'priority': 0}])
+        self.run_ok('clear_policy', '-p', vhost, name)
+        self.assertEqual(self.rows('list_policies', '-p', vhost), [])
+        self.assertEqual(self.run_ok('list_policies', '-p', vhost).stdout,
+                         'Listing policies for vhost "%s" ...\n' % vhost)
+
+    def test_refused_policies_exit_as_rabbitmqctl_does(self):
+        name = broker.unique('ctl-pol-bad')
+        self.addCleanup(ctl, 'clear_policy', name)
+        proc = self.run_fails(EX_UNAVAILABLE, 'set_policy', name, '.*', '{"message-ttl":-1}')
+        self.assertEqual(proc.stderr, 'Error:\nValidation failed\n\n-1 is not a valid message TTL\n\n')
+        proc = self.run_fails(EX_UNAVAILABLE, 'set_policy', name, '.*', '{"bogus":1}')
+        self.assertEqual(proc.stderr,
+                         'Error:\nValidation failed\n\n[{<<"bogus">>,1}] are not recognised policy settings\n\n')
+        proc = self.run_fails(EX_UNAVAILABLE, 'set_policy', '--apply-to', 'nothing', name, '.*', '{"max-length":1}')
+        self.assertEqual(proc.stderr, "Error:\nValidation failed\n\napply-to 'nothing' unrecognised; should be "
+                                      "'queues', 'exchanges' or 'all'\n\n")
+        proc = self.run_fails(EX_UNAVAILABLE, 'set_policy', name, '.*', 'not json')
+        self.assertEqual(proc.stderr, 'Error:\nJSON decoding error. Reason: badarg\n')
+        self.assertTrue(proc.stdout.startswith('Setting policy "%s"' % name), proc.stdout)
+        proc = self.run_fails(EX_UNAVAILABLE, 'clear_policy', name)
+        self.assertEqual(proc.stderr, 'Error:\nParameter does not exist\n')
+        missing = broker.unique('ctl-no-vhost')
+        for args in (['set_policy', '-p', missing, name, '.*', '{"max-length":1}'], ['list_policies', '-p', missing]):
+            proc = self.run_fails(EX_DATAERR, *args)
+            self.assertEqual(proc.stderr, "Virtual host '%s' does not exist\n" % missing)
+        self.run_fails(EX_USAGE, 'set_policy', name, '.*')                                   # no definition
+        self.run_fails(EX_USAGE, 'set_policy', '--priority', 'high', name, '.*', '{"max-length":1}')
+        self.run_fails(EX_USAGE, 'list_policies', 'name')                                  # takes no columns
+        self.assertEqual([r for r in self.rows('list_policies') if r['name'] == name], [])
 
 
 class Status(Ctl):
