@@ -18,6 +18,11 @@ std::string_view string_field(const field_table& t, std::string_view name) {
   return v && v->type() == field_type::long_string ? v->as_string() : std::string_view{};
 }
 
+// Whether an x-death entry is the death in `queue` for `reason` (RabbitMQ's event key).
+bool is_event(const field_table& t, std::string_view queue, std::string_view reason) {
+  return string_field(t, "queue") == queue && string_field(t, "reason") == reason;
+}
+
 // One x-death entry written with the given count, its other fields copied from `from`,
 // sorted by name (RabbitMQ sorts an entry it rewrites).
 void write_sorted_entry(amqp::table_writer& array, const field_table& from, std::int64_t count) {
@@ -60,14 +65,14 @@ message_ref make_dead_letter(const message& original, const death& d) {
       if (v.type() != field_type::table) continue;
       const field_table t = v.as_table();
       const bool seen = std::any_of(older.begin(), older.end(), [&](const field_table& o) {
-        return string_field(o, "queue") == string_field(t, "queue") && string_field(o, "reason") == string_field(t, "reason");
+        return is_event(o, string_field(t, "queue"), string_field(t, "reason"));
       });
       if (!seen) older.push_back(t);
     }
     if (older.size() >= 2) std::reverse(older.begin(), older.end());
   }
   const auto match = std::find_if(older.begin(), older.end(), [&](const field_table& t) {
-    return string_field(t, "queue") == d.queue && string_field(t, "reason") == d.reason;
+    return is_event(t, d.queue, d.reason);
   });
   amqp::table_writer array{w, amqp::table_writer::kind::array};
   if (match != older.end()) {

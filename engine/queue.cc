@@ -71,21 +71,30 @@ bool queue::full() const noexcept {
   return (l.max_length && _ready_count >= *l.max_length) || (l.max_length_bytes && _ready_bytes >= *l.max_length_bytes);
 }
 
+std::uint64_t queue::admit(const message& msg, enqueue_result& r) {
+  const std::uint64_t seq = _next_seq++;
+  _stats.on_publish();
+  store::disk_location stored;
+  if (_store != nullptr && msg.persistent()) stored = _store->append_publish(_store_ref, seq, msg);
+  r.stored = static_cast<bool>(stored);
+  r.where = stored;
+  return seq;
+}
+
 queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
+  // No limits, priorities or TTL (the usual queue): numbered, logged, delivered.
+  if (!_plain || msg->ttl_ms() >= 0) [[unlikely]] return enqueue_with_limits(std::move(msg), sink);
+  enqueue_result r;
+  const std::uint64_t seq = admit(*msg, r);
+  const std::uint64_t size = msg->body_size();
+  push_ready(ready_entry{std::move(msg), position{seq, false}, r.where, size}, 0);
+  dispatch(sink);
+  return r;
+}
+
+queue::enqueue_result queue::enqueue_with_limits(message_ref msg, delivery_sink& sink) {
   enqueue_result r;
   const auto& limits = _settings.limits;
-  if (_plain && msg->ttl_ms() < 0) [[likely]] {
-    // No limits, no priorities, no TTL: straight in.
-    const std::uint64_t seq = _next_seq++;
-    _stats.on_publish();
-    store::disk_location stored;
-    if (_store != nullptr && msg->persistent()) stored = _store->append_publish(_store_ref, seq, *msg);
-    r.stored = static_cast<bool>(stored);
-    const std::uint64_t size = msg->body_size();
-    push_ready(ready_entry{std::move(msg), position{seq, false}, stored, size}, 0);
-    dispatch(sink);
-    return r;
-  }
   if (limits.bounded() &&
       (limits.overflow == overflow_mode::reject_publish || limits.overflow == overflow_mode::reject_publish_dlx) &&
       over_limit(1, msg->body_size())) {
@@ -94,22 +103,16 @@ queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
     if (limits.overflow == overflow_mode::reject_publish_dlx) dead_letter(std::move(msg), death_reason::maxlen, sink);
     return r;
   }
-  const std::uint64_t seq = _next_seq++;
-  _stats.on_publish();
-  store::disk_location stored;
-  if (_store != nullptr && msg->persistent()) stored = _store->append_publish(_store_ref, seq, *msg);
-  r.stored = static_cast<bool>(stored);
+  const std::uint64_t seq = admit(*msg, r);
   const std::uint8_t l = lane_of(*msg);
   if (msg->ttl_ms() >= 0 || (_ttl_epochs.size() > 1 && _ttl_epochs.back().second >= 0)) {
     if (_expiries.size() > 2 * _ready_count + 4096) prune_expiries();
-    _expiries.push_back(expiry{deadline_of(*msg, seq), seq, l});
-    std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
-    _timed = true;
+    schedule_expiry(deadline_of(*msg, seq), seq, l);
   }
   const std::uint64_t size = msg->body_size();
   // Its publisher's clock may be a turn ahead of this worker's: TTL 0 must still mean "now".
   const std::int64_t now = std::max(turn_clock::now(), msg->published_at());
-  push_ready(ready_entry{std::move(msg), position{seq, false}, stored, size}, l);
+  push_ready(ready_entry{std::move(msg), position{seq, false}, r.where, size}, l);
   dispatch(sink);
   if (_timed) expire(now, sink);  // TTL 0: what no consumer took goes now
   if (limits.bounded()) {
@@ -117,6 +120,12 @@ queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
     r.full = limits.overflow == overflow_mode::block_publishers && full();
   }
   return r;
+}
+
+void queue::schedule_expiry(std::int64_t deadline, std::uint64_t seq, std::uint8_t l) {
+  _expiries.push_back(expiry{deadline, seq, l});
+  std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
+  _timed = true;
 }
 
 void queue::attach_store(store::message_store& s) {
@@ -130,11 +139,7 @@ void queue::restore(const store::publish_fields& f, bool delivered) {
   // A priority queue needs the message to know its lane; page_out() lets lane 0 go later.
   if (_lanes[0].size() < resident_messages || _lanes.size() > 1) msg = store::to_message(f);
   const std::uint8_t l = msg ? lane_of(*msg) : 0;
-  if (msg && msg->ttl_ms() >= 0) {
-    _expiries.push_back(expiry{deadline_of(*msg, f.seq), f.seq, l});
-    std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
-    _timed = true;
-  }
+  if (msg && msg->ttl_ms() >= 0) schedule_expiry(deadline_of(*msg, f.seq), f.seq, l);
   push_ready(ready_entry{std::move(msg), position{f.seq, delivered}, stored, f.body.size()}, l);
   _next_seq = std::max(_next_seq, f.seq + 1);
   _paged_through = std::max(_paged_through, f.seq);
@@ -237,7 +242,6 @@ std::optional<reply_error> queue::add_consumer(const consume_cmd& c) {
   const auto index = static_cast<std::size_t>(at - _consumers.begin());
   _consumers.insert(at, std::move(k));
   if (index < _cursor) ++_cursor;
-  _mixed_priorities = _consumers.front().priority != _consumers.back().priority;
   _ever_consumed = true;
   return std::nullopt;
 }
@@ -268,7 +272,6 @@ void queue::remove_consumer(consumer_address address) {
   _consumers.erase(it);
   if (_cursor > index) --_cursor;
   if (_cursor >= _consumers.size()) _cursor = 0;
-  _mixed_priorities = !_consumers.empty() && _consumers.front().priority != _consumers.back().priority;
   if (_consumers.empty()) touch();  // x-expires counts from when the last consumer left
 }
 
@@ -301,9 +304,7 @@ void queue::requeue(ready_entry&& e) {
     ready.push_front(std::move(e));
     return;
   }
-  const auto at = std::lower_bound(ready.begin(), ready.end(), e.seq(),
-                                   [](const ready_entry& r, std::uint64_t seq) { return r.seq() < seq; });
-  ready.insert(at, std::move(e));
+  ready.insert(seek(ready, e.seq()), std::move(e));
 }
 
 void queue::take_back(unacked_entry& e, bool requeue_it, seq_run& acks, delivery_sink& sink) {
@@ -321,17 +322,10 @@ void queue::take_back(unacked_entry& e, bool requeue_it, seq_run& acks, delivery
     dead_letter(std::move(e.msg), death_reason::delivery_limit, sink);
     return;
   }
+  // Its expiry may have passed while it was out: the heap takes it again.
+  if (e.msg->ttl_ms() >= 0) schedule_expiry(deadline_of(*e.msg, e.seq()), e.seq(), lane_of(*e.msg));
   const std::uint64_t size = e.msg->body_size();
-  const bool own_ttl = e.msg->ttl_ms() >= 0;
-  const std::uint8_t l = lane_of(*e.msg);
-  const std::int64_t deadline = own_ttl ? deadline_of(*e.msg, e.seq()) : 0;
   requeue(ready_entry{std::move(e.msg), back, e.stored, size});
-  if (own_ttl) {
-    // Its expiry may have passed while it was out: the heap takes it again.
-    _expiries.push_back(expiry{deadline, back.seq(), l});
-    std::push_heap(_expiries.begin(), _expiries.end(), std::greater<>{});
-    _timed = true;
-  }
 }
 
 void queue::trim_settled() noexcept {
@@ -364,45 +358,57 @@ void queue::settle(settle_action action, const delivery_ranges& dseqs, delivery_
     dead_letter(std::move(*it), death_reason::rejected, sink);
   }
   _dead_letter_scratch.clear();
-  if (_timed) expire(turn_clock::now(), sink);  // requeued ones whose time is up
-  if (_settings.limits.bounded() && _settings.limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
+  after_requeue(sink);
 }
 
 void queue::channel_gone(connection_key connection, std::uint16_t channel, delivery_sink& sink) {
   auto gone = [&](consumer_address a) { return a.connection == connection && (channel == 0 || a.channel == channel); };
-  seq_run acks(store::record_type::ack);  // only what reached its delivery limit is acked
-  for (auto it = _unacked.rbegin(); it != _unacked.rend(); ++it) {  // newest first, as in settle()
-    if (it->msg && gone(it->consumer)) take_back(*it, true, acks, sink);
-  }
-  acks.flush(*this);
-  trim_settled();
+  requeue_unacked(gone, sink);
   for (std::size_t i = _consumers.size(); i-- > 0;) {
     if (gone(_consumers[i].address)) remove_consumer(_consumers[i].address);
   }
-  if (_timed) expire(turn_clock::now(), sink);
+  after_requeue(sink);
+}
+
+template <class Match>
+void queue::requeue_unacked(Match&& match, delivery_sink& sink) {
+  seq_run acks(store::record_type::ack);  // only what reached its delivery limit is acked
+  for (auto it = _unacked.rbegin(); it != _unacked.rend(); ++it) {  // newest first, as in settle()
+    if (it->msg && match(it->consumer)) take_back(*it, true, acks, sink);
+  }
+  acks.flush(*this);
+  trim_settled();
+}
+
+void queue::after_requeue(delivery_sink& sink) {
+  if (_timed) expire(turn_clock::now(), sink);  // requeued ones whose time is up
+  // A requeue onto a full drop-head queue pushes the head out, as RabbitMQ does.
   if (_settings.limits.bounded() && _settings.limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
 }
 
 queue::lane* queue::next_lane_slow() {
   for (std::size_t i = _lanes.size(); i-- > 0;) {
-    lane& l = _lanes[i];
-    while (!l.empty()) {
-      ready_entry& front = l.front();
-      if (front.msg) [[likely]] return &l;  // in memory: the usual case
-      if (front.tombstone()) {
-        --_tombstones;
-        l.pop_front();
-        continue;
-      }
-      if (load(front)) return &l;
-      --_ready_count;  // unreadable: dropped
-      _ready_bytes -= front.size;
-      l.pop_front();
-    }
+    if (front_in_memory(_lanes[i])) return &_lanes[i];
   }
   return nullptr;
 }
 
+bool queue::front_in_memory(lane& l) {
+  while (!l.empty()) {
+    ready_entry& front = l.front();
+    if (front.msg) [[likely]] return true;
+    if (front.tombstone()) {
+      --_tombstones;
+      l.pop_front();
+      continue;
+    }
+    if (load(front)) return true;
+    --_ready_count;  // unreadable: dropped
+    _ready_bytes -= front.size;
+    l.pop_front();
+  }
+  return false;
+}
 
 void queue::dead_letter(message_ref msg, death_reason reason, delivery_sink& sink) {
   if (!msg || !_settings.limits.dead_letter_exchange) return;
@@ -430,8 +436,7 @@ void queue::drop_over_limit(delivery_sink& sink) {
 
 void queue::expire_at(std::uint8_t l, std::uint64_t seq, delivery_sink& sink, seq_run& acks) {
   lane& ready = _lanes[l];
-  const auto it = std::lower_bound(ready.begin(), ready.end(), seq,
-                                   [](const ready_entry& r, std::uint64_t s) { return r.seq() < s; });
+  const auto it = seek(ready, seq);
   if (it == ready.end() || it->seq() != seq || it->tombstone()) return;  // delivered, or gone already
   if (it == ready.begin()) {
     discard(pop_ready(ready), death_reason::expired, sink, acks);
@@ -455,20 +460,7 @@ void queue::expire(std::int64_t now, delivery_sink& sink) {
   if (had_queue_ttl()) {
     for (std::size_t i = _lanes.size(); i-- > 0 && done < most_per_call;) {
       lane& l = _lanes[i];
-      while (!l.empty() && done < most_per_call) {
-        ready_entry& front = l.front();
-        if (front.tombstone()) {
-          --_tombstones;
-          l.pop_front();
-          continue;
-        }
-        if (!front.msg && !load(front)) {
-          --_ready_count;
-          _ready_bytes -= front.size;
-          l.pop_front();
-          continue;
-        }
-        if (deadline_of(*front.msg, front.seq()) > now) break;
+      while (done < most_per_call && front_in_memory(l) && deadline_of(*l.front().msg, l.front().seq()) <= now) {
         discard(pop_ready(l), death_reason::expired, sink, acks);
         ++done;
       }
@@ -487,10 +479,9 @@ void queue::expire(std::int64_t now, delivery_sink& sink) {
   update_timed();
 }
 
-bool queue::is_ready(std::uint8_t l, std::uint64_t seq) const noexcept {
-  const lane& ready = _lanes[l];
-  const auto it = std::lower_bound(ready.begin(), ready.end(), seq,
-                                   [](const ready_entry& r, std::uint64_t s) { return r.seq() < s; });
+bool queue::is_ready(std::uint8_t l, std::uint64_t seq) noexcept {
+  lane& ready = _lanes[l];
+  const auto it = seek(ready, seq);
   return it != ready.end() && it->seq() == seq && !it->tombstone();
 }
 
@@ -564,16 +555,11 @@ void queue::check_consumer_timeouts(std::int64_t now, delivery_sink& sink) {
   }
   for (const consumer_address& c : late) {
     // Only the slow consumer goes: its deliveries come back, its channel stays open.
-    seq_run acks(store::record_type::ack);
-    for (auto it = _unacked.rbegin(); it != _unacked.rend(); ++it) {
-      if (it->msg && it->consumer == c) take_back(*it, true, acks, sink);
-    }
-    acks.flush(*this);
+    requeue_unacked([&](consumer_address a) { return a == c; }, sink);
     remove_consumer(c);
     sink.consumer_cancelled(c);
   }
   if (!late.empty()) {
-    trim_settled();
     dispatch(sink);
   }
 }
@@ -634,7 +620,7 @@ void queue::dispatch(delivery_sink& sink) {
     const std::size_t n = single ? 1 : _consumers.size();
     if (n == 1) {
       if (_consumers.front().has_credit()) chosen = &_consumers.front();
-    } else if (!_mixed_priorities) {
+    } else if (_consumers.front().priority == _consumers.back().priority) {  // sorted: all alike
       for (std::size_t i = 0; i < n; ++i) {
         consumer& c = _consumers[(_cursor + i) % n];
         if (c.has_credit()) {

@@ -69,6 +69,7 @@ class queue {
     bool stored = false;    // logged: its confirm waits for the store's batch
     bool rejected = false;  // refused (reject-publish): the publisher gets a basic.nack
     bool full = false;      // taken, but the queue is at its limit (block-publishers)
+    store::disk_location where;  // where it was logged
   };
 
   // Ready messages kept in memory even when stored: the head that consumers take next.
@@ -238,6 +239,12 @@ class queue {
   // `seq`: the message's place, which says under which x-message-ttl it entered the queue.
   std::int64_t deadline_of(const message& m, std::uint64_t seq) const noexcept;
   void push_ready(ready_entry&& e, std::uint8_t lane);
+  // Where seq stands or would stand in a lane (each lane is sorted by seq).
+  static lane::iterator seek(lane& l, std::uint64_t seq) {
+    return std::lower_bound(l.begin(), l.end(), seq, [](const ready_entry& r, std::uint64_t s) { return r.seq() < s; });
+  }
+  // A message with its own deadline (own TTL, or a queue TTL that changed) joins the heap.
+  void schedule_expiry(std::int64_t deadline, std::uint64_t seq, std::uint8_t lane);
   // The lane whose front goes next (after tombstones are skipped and a paged-out head loaded);
   // null when nothing is ready.
   lane* next_lane() {
@@ -246,6 +253,9 @@ class queue {
     return next_lane_slow();
   }
   lane* next_lane_slow();
+  // Skips the lane's tombstones and loads a paged-out head (dropping unreadable ones); false
+  // when the lane has nothing ready.
+  bool front_in_memory(lane& l);
   // Takes the next ready message out (next_lane() must have answered).
   ready_entry pop_ready(lane& l) {
     ready_entry e = std::move(l.front());
@@ -263,12 +273,16 @@ class queue {
   void expire(std::int64_t now, delivery_sink& sink);
   void drop_over_limit(delivery_sink& sink);
   void compact_tombstones();
-  bool is_ready(std::uint8_t lane, std::uint64_t seq) const noexcept;
+  bool is_ready(std::uint8_t lane, std::uint64_t seq) noexcept;
   void prune_expiries();
   bool over_limit(std::uint64_t more_messages, std::uint64_t more_bytes) const noexcept;
   void check_consumer_timeouts(std::int64_t now, delivery_sink& sink);
   std::int64_t consumer_timeout_ns() const noexcept;
   void update_timed() noexcept;
+  // Numbers a message taken in, counts it and logs it when it is to be stored.
+  std::uint64_t admit(const message& msg, enqueue_result& r);
+  // enqueue() for queues with limits, priorities or TTL, or a message with its own TTL.
+  enqueue_result enqueue_with_limits(message_ref msg, delivery_sink& sink);
   // Some message entered under a queue TTL (now or before a policy changed it).
   bool had_queue_ttl() const noexcept {
     return std::any_of(_ttl_epochs.begin(), _ttl_epochs.end(), [](const auto& e) { return e.second >= 0; });
@@ -281,6 +295,11 @@ class queue {
   void forget_stored(std::uint64_t seq, store::disk_location loc, seq_run& acks);
   void forget_stored(std::uint64_t seq, store::disk_location loc);  // one alone
   void take_back(unacked_entry& e, bool requeue, seq_run& acks, delivery_sink& sink);
+  // Requeues, newest first, the unacked deliveries of the consumers `match` names.
+  template <class Match>
+  void requeue_unacked(Match&& match, delivery_sink& sink);
+  // After deliveries came back: those whose time is up expire, a full drop-head queue trims.
+  void after_requeue(delivery_sink& sink);
   void requeue(ready_entry&& e);
   void trim_settled() noexcept;
   consumer* find_consumer(consumer_address a) noexcept;
@@ -301,7 +320,6 @@ class queue {
   std::vector<std::pair<std::uint64_t, std::int64_t>> _ttl_epochs;
   bool _timed = false;  // has a TTL, an expiry or a consumer timeout of its own
   bool _plain = true;   // no TTL, length limit or priorities: enqueue takes its short path
-  bool _mixed_priorities = false;  // consumers with different x-priority
   std::int64_t _last_used = 0;
   std::int64_t _default_consumer_timeout_ms = 0;
   std::vector<consumer> _consumers;  // by priority, highest first; in arrival order within one

@@ -137,7 +137,7 @@ void shard::dead_letter(const queue& from, message_ref msg, queue::death_reason 
 
 void shard::after_change(queue& q) {
   if (const auto held = _held_publishers.find(q.id()); held != _held_publishers.end() && !q.full()) {
-    release_publishers(q.id(), &q);
+    release_publishers(q.id());
   }
   if (!q.timed()) return;
   _timed.insert(q.id());
@@ -154,7 +154,7 @@ void shard::hold_publisher(queue& q, connection_key publisher) {
             queue_full_cmd{publisher, q.id(), true, "queue '" + s.name + "' in vhost '" + s.vhost + "' is full"});
 }
 
-void shard::release_publishers(queue_id id, const queue*) {
+void shard::release_publishers(queue_id id) {
   const auto held = _held_publishers.find(id);
   if (held == _held_publishers.end()) return;
   for (const connection_key& c : held->second) _out.post(c.worker, queue_full_cmd{c, id, false, {}});
@@ -191,10 +191,7 @@ void shard::run_timers(std::int64_t now) {
       q->run_timers(now, *this);
       q->dispatch(*this);
     }
-    if (const auto held = _held_publishers.find(q->id()); held != _held_publishers.end() && !q->full()) {
-      release_publishers(q->id(), q);
-    }
-    _next_deadline = std::min(_next_deadline, q->next_deadline());
+    after_change(*q);  // publishers it held, its next deadline (it is in _timed already: no insertion)
     ++it;
   }
   // x-expires: deleted as if by queue.delete, consumers (there are none) told.
@@ -205,8 +202,8 @@ void shard::run_timers(std::int64_t now) {
 
 void shard::reapply_policies() {
   for (auto& [id, q] : _queues) {
-    const auto record = _topology.queue_by_id(q->settings().vhost, id);
-    if (!record) continue;
+    const auto record = _topology.queue_named(q->settings().vhost, q->settings().name);
+    if (!record || record->id != id) continue;
     q->set_limits(record->settings.limits, record->settings.policy, *this);
     dispatch(*q);
   }
@@ -378,7 +375,7 @@ void shard::remove(queue& q, bool notify_consumers) {
   const queue_id id = q.id();
   q.release_stored();
   _topology.remove_queue(q.settings().vhost, id);
-  release_publishers(id, nullptr);
+  release_publishers(id);
   _timed.erase(id);
   if (notify_consumers) {
     q.for_each_consumer([&](consumer_address a) { _out.post(a.connection.worker, consumer_cancelled_cmd{a}); });

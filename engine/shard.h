@@ -99,7 +99,7 @@ class shard : private queue::delivery_sink {
     after_change(q);
   }
   void hold_publisher(queue& q, connection_key publisher);
-  void release_publishers(queue_id id, const queue* q);
+  void release_publishers(queue_id id);
   void reply(reply_to to, reply_payload&& payload) {
     _out.post(to.connection.worker, channel_reply_cmd{to, std::move(payload)});
   }

@@ -437,14 +437,13 @@ std::vector<std::pair<std::string, policy_record>> topology_store::policies() co
   return out;
 }
 
-std::optional<queue_record> topology_store::queue_by_id(std::string_view vhost, queue_id id) const {
+std::optional<queue_record> topology_store::queue_named(std::string_view vhost, std::string_view name) const {
   std::lock_guard lock(_mutex);
   auto v = _vhosts.find(vhost);
   if (v == _vhosts.end()) return std::nullopt;
-  for (const auto& [_, q] : v->second.queues) {
-    if (q.id == id) return q;
-  }
-  return std::nullopt;
+  const auto q = v->second.queues.find(name);
+  if (q == v->second.queues.end()) return std::nullopt;
+  return q->second;
 }
 
 std::variant<queue_record, topology_error> topology_store::find_queue(std::string_view vhost, std::string_view name,

@@ -154,7 +154,8 @@ class topology_store {
                                                         connection_key connection) const;
   // Removes a queue and every binding to it; false if it was not there.
   bool remove_queue(std::string_view vhost, queue_id id);
-  std::optional<queue_record> queue_by_id(std::string_view vhost, queue_id id) const;
+  // The record of the queue named `name`, whoever declared it.
+  std::optional<queue_record> queue_named(std::string_view vhost, std::string_view name) const;
 
   // Policies. A change re-resolves the limits of the vhost's queues in their records; the
   // queues' owners must then take them (shard::reapply_policies). The error text when the

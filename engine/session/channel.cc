@@ -373,17 +373,17 @@ std::optional<protocol_error> channel::on_header(amqp::bytes_view payload) {
                       amqp::basic_publish::id);
   }
   const auto& properties = header->properties;
-  if (properties.has(amqp::property::expiration)) {
-    const auto ttl = engine::parse_expiration(properties.expiration);
-    if (!ttl.error.empty()) {
-      _content.state = content_state::none;
-      return make_error(reply_code::precondition_failed,
-                        "invalid expiration '" + std::string(properties.expiration) + "': " + ttl.error,
-                        amqp::basic_publish::id);
-    }
+  const auto traits = engine::message_traits::of(properties);
+  if (properties.has(amqp::property::expiration) && traits.ttl_ms < 0) {
+    // Not a valid expiration: parsed again only to name the error.
+    _content.state = content_state::none;
+    return make_error(reply_code::precondition_failed,
+                      "invalid expiration '" + std::string(properties.expiration) +
+                          "': " + engine::parse_expiration(properties.expiration).error,
+                      amqp::basic_publish::id);
   }
   engine::message* msg = engine::message::create(_content.exchange, _content.routing_key, payload.subspan(12),
-                                                 header->body_size, engine::message_traits::of(properties));
+                                                 header->body_size, traits);
   if (msg == nullptr) return make_error(reply_code::resource_error, "out of memory");
   _content.msg = engine::message_ref{msg};
   _content.state = content_state::body;
