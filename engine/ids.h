@@ -27,7 +27,8 @@ struct connection_key {
 };
 
 // Where a consumer's deliveries go: a connection, a channel of it, and the consumer's
-// number on that channel (consumer tags are strings; this is their cheap stand-in).
+// number on that channel (consumer tags are strings; this is their cheap stand-in). Numbers
+// start at 1: 0 stands for the channel's basic.get deliveries.
 struct consumer_address {
   connection_key connection;
   std::uint16_t channel = 0;

@@ -54,12 +54,6 @@ std::int64_t queue::deadline_of(const message& m, std::uint64_t seq) const noexc
   return m.published_at() + ttl * 1'000'000;
 }
 
-void queue::push_ready(ready_entry&& e, std::uint8_t l) {
-  ++_ready_count;
-  _ready_bytes += e.size;
-  _lanes[l].push_back(std::move(e));
-}
-
 bool queue::over_limit(std::uint64_t more_messages, std::uint64_t more_bytes) const noexcept {
   const auto& l = _settings.limits;
   return (l.max_length && _ready_count + more_messages > *l.max_length) ||
@@ -71,23 +65,27 @@ bool queue::full() const noexcept {
   return (l.max_length && _ready_count >= *l.max_length) || (l.max_length_bytes && _ready_bytes >= *l.max_length_bytes);
 }
 
-std::uint64_t queue::admit(const message& msg, enqueue_result& r) {
-  const std::uint64_t seq = _next_seq++;
-  _stats.on_publish();
-  store::disk_location stored;
-  if (_store != nullptr && msg.persistent()) stored = _store->append_publish(_store_ref, seq, msg);
-  r.stored = static_cast<bool>(stored);
-  r.where = stored;
-  return seq;
+store::disk_location queue::store_publish(std::uint64_t seq, const message& msg) {
+  return _store->append_publish(_store_ref, seq, msg);
 }
 
 queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
   // No limits, priorities or TTL (the usual queue): numbered, logged, delivered.
   if (!_plain || msg->ttl_ms() >= 0) [[unlikely]] return enqueue_with_limits(std::move(msg), sink);
   enqueue_result r;
-  const std::uint64_t seq = admit(*msg, r);
+  store::disk_location where;
+  const std::uint64_t seq = admit(*msg, where, r);
+  // Nothing waiting (the usual queue with consumers keeping up): straight to a consumer.
+  if (_ready_count == 0 && !_consumers.empty()) {
+    if (consumer* c = next_consumer()) {
+      seq_run acks(store::record_type::ack);
+      hand_over(*c, std::move(msg), position{seq, false}, where, sink, acks);
+      acks.flush(*this);
+      return r;
+    }
+  }
   const std::uint64_t size = msg->body_size();
-  push_ready(ready_entry{std::move(msg), position{seq, false}, r.where, size}, 0);
+  push_ready(ready_entry{std::move(msg), position{seq, false}, where, size}, 0);
   dispatch(sink);
   return r;
 }
@@ -99,11 +97,12 @@ queue::enqueue_result queue::enqueue_with_limits(message_ref msg, delivery_sink&
       (limits.overflow == overflow_mode::reject_publish || limits.overflow == overflow_mode::reject_publish_dlx) &&
       over_limit(1, msg->body_size())) {
     // RabbitMQ refuses what would go over, even when a consumer could take it at once.
-    r.rejected = true;
+    r.set_rejected();
     if (limits.overflow == overflow_mode::reject_publish_dlx) dead_letter(std::move(msg), death_reason::maxlen, sink);
     return r;
   }
-  const std::uint64_t seq = admit(*msg, r);
+  store::disk_location where;
+  const std::uint64_t seq = admit(*msg, where, r);
   const std::uint8_t l = lane_of(*msg);
   if (msg->ttl_ms() >= 0 || (_ttl_epochs.size() > 1 && _ttl_epochs.back().second >= 0)) {
     if (_expiries.size() > 2 * _ready_count + 4096) prune_expiries();
@@ -112,12 +111,12 @@ queue::enqueue_result queue::enqueue_with_limits(message_ref msg, delivery_sink&
   const std::uint64_t size = msg->body_size();
   // Its publisher's clock may be a turn ahead of this worker's: TTL 0 must still mean "now".
   const std::int64_t now = std::max(turn_clock::now(), msg->published_at());
-  push_ready(ready_entry{std::move(msg), position{seq, false}, r.where, size}, l);
+  push_ready(ready_entry{std::move(msg), position{seq, false}, where, size}, l);
   dispatch(sink);
   if (_timed) expire(now, sink);  // TTL 0: what no consumer took goes now
   if (limits.bounded()) {
     if (limits.overflow == overflow_mode::drop_head) drop_over_limit(sink);
-    r.full = limits.overflow == overflow_mode::block_publishers && full();
+    r.set_full(limits.overflow == overflow_mode::block_publishers && full());
   }
   return r;
 }
@@ -195,8 +194,8 @@ void queue::seq_run::add(queue& q, std::uint64_t seq) {
   }
 }
 
-void queue::seq_run::flush(queue& q) {
-  if (_count == 0 || q._store == nullptr) return;
+void queue::seq_run::log(queue& q) {
+  if (q._store == nullptr) return;
   q._store->append_range(_type, q._store_ref, _first, _count);
   _count = 0;
 }
@@ -278,12 +277,9 @@ void queue::remove_consumer(consumer_address address) {
 void queue::touch() noexcept { _last_used = turn_clock::now(); }
 
 bool queue::departed_unacked() const noexcept {
-  std::uint64_t held = 0;
+  // basic.get's deliveries do not hold the queue back.
+  std::uint64_t held = _got_live;
   for (const auto& c : _consumers) held += c.unacked;
-  for (const auto& e : _unacked) {
-    // basic.get's deliveries (consumer 0) do not hold the queue back.
-    if (e.msg && e.consumer.consumer == 0 && held < _unacked_live) ++held;
-  }
   return held < _unacked_live;
 }
 
@@ -308,7 +304,11 @@ void queue::requeue(ready_entry&& e) {
 }
 
 void queue::take_back(unacked_entry& e, bool requeue_it, seq_run& acks, delivery_sink& sink) {
-  if (consumer* c = find_consumer(e.consumer); c != nullptr && c->unacked > 0) --c->unacked;
+  if (e.consumer.consumer == 0) {
+    --_got_live;
+  } else if (consumer* c = find_consumer(e.consumer); c != nullptr && c->unacked > 0) {
+    --c->unacked;
+  }
   --_unacked_live;
   if (!requeue_it) {
     if (e.stored) forget_stored(e.seq(), e.stored, acks);
@@ -358,7 +358,7 @@ void queue::settle(settle_action action, const delivery_ranges& dseqs, delivery_
     dead_letter(std::move(*it), death_reason::rejected, sink);
   }
   _dead_letter_scratch.clear();
-  after_requeue(sink);
+  if (action == settle_action::requeue) after_requeue(sink);
 }
 
 void queue::channel_gone(connection_key connection, std::uint16_t channel, delivery_sink& sink) {
@@ -585,6 +585,7 @@ get_result queue::get(reply_to to, bool no_ack, delivery_sink& sink) {
   _unacked.push_back(unacked_entry{std::move(e.msg), e.at, e.stored, consumer_address{to.connection, to.channel, 0},
                                    turn_clock::now()});
   ++_unacked_live;
+  ++_got_live;
   return r;
 }
 
@@ -606,62 +607,63 @@ std::uint32_t queue::purge() {
   return n;
 }
 
+queue::consumer* queue::next_consumer_of_many() noexcept {
+  if (_consumers.empty()) return nullptr;
+  if (_settings.limits.single_active_consumer) {
+    // The next active consumer starts once the one before settled what it held: order kept.
+    if (_unacked_live > _consumers.front().unacked && departed_unacked()) return nullptr;
+    return _consumers.front().has_credit() ? &_consumers.front() : nullptr;
+  }
+  // Round-robin from the cursor among those with credit; with consumer priorities, the first
+  // of the highest priority that has credit.
+  const std::size_t n = _consumers.size();
+  const bool alike = _consumers.front().priority == _consumers.back().priority;  // sorted
+  consumer* chosen = nullptr;
+  std::size_t after = 0;
+  for (std::size_t k = 0, i = _cursor; k < n; ++k, ++i) {
+    if (i == n) i = 0;
+    consumer& c = _consumers[i];
+    if (!c.has_credit() || (chosen != nullptr && c.priority <= chosen->priority)) continue;
+    chosen = &c;
+    after = i + 1;
+    if (alike) break;
+  }
+  if (chosen != nullptr) _cursor = after == n ? 0 : after;
+  return chosen;
+}
+
+[[gnu::always_inline]] inline void queue::hand_over(consumer& c, message_ref msg, position at, store::disk_location stored, delivery_sink& sink,
+                      seq_run& acks) {
+  --c.window;
+  c.window_bytes -= static_cast<std::int64_t>(msg->body_size());
+  deliver_cmd d;
+  d.consumer = c.address;
+  d.queue = _id;
+  d.redelivered = at.redelivered();
+  if (c.no_ack) {
+    if (stored) forget_stored(at.seq(), stored, acks);
+    d.msg = std::move(msg);
+  } else {
+    d.dseq = _unacked_base + _unacked.size();
+    d.msg = msg.share();
+    _unacked.push_back(unacked_entry{std::move(msg), at, stored, c.address, turn_clock::now()});
+    ++_unacked_live;
+    ++c.unacked;
+    if (c.channel_credit != UINT32_MAX) --c.channel_credit;
+  }
+  _stats.on_delivery(*d.msg, d.redelivered, c.no_ack, false);
+  sink.deliver(std::move(d));
+}
+
 void queue::dispatch(delivery_sink& sink) {
   seq_run acks(store::record_type::ack);
   while (!_consumers.empty()) {
     lane* l = next_lane();
     if (l == nullptr) break;
-    // Round-robin among those with credit; with consumer priorities, among the highest
-    // priority that has credit; with single active consumer, only the first.
-    consumer* chosen = nullptr;
-    const bool single = _settings.limits.single_active_consumer;
-    // The next active consumer starts once the one before settled what it held: order kept.
-    if (single && _unacked_live > _consumers.front().unacked && departed_unacked()) break;
-    const std::size_t n = single ? 1 : _consumers.size();
-    if (n == 1) {
-      if (_consumers.front().has_credit()) chosen = &_consumers.front();
-    } else if (_consumers.front().priority == _consumers.back().priority) {  // sorted: all alike
-      for (std::size_t i = 0; i < n; ++i) {
-        consumer& c = _consumers[(_cursor + i) % n];
-        if (c.has_credit()) {
-          chosen = &c;
-          _cursor = (_cursor + i + 1) % n;
-          break;
-        }
-      }
-    } else {
-      std::size_t at = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        consumer& c = _consumers[(_cursor + i) % n];
-        if (c.has_credit() && (chosen == nullptr || c.priority > chosen->priority)) {
-          chosen = &c;
-          at = (_cursor + i) % n;
-        }
-      }
-      if (chosen != nullptr) _cursor = (at + 1) % n;
-    }
-    if (chosen == nullptr) break;
-
+    consumer* c = next_consumer();
+    if (c == nullptr) break;
     ready_entry e = pop_ready(*l);
-    --chosen->window;
-    chosen->window_bytes -= static_cast<std::int64_t>(e.msg->body_size());
-    deliver_cmd d;
-    d.consumer = chosen->address;
-    d.queue = _id;
-    d.redelivered = e.redelivered();
-    if (chosen->no_ack) {
-      if (e.stored) forget_stored(e.seq(), e.stored, acks);
-      d.msg = std::move(e.msg);
-    } else {
-      d.dseq = _unacked_base + _unacked.size();
-      d.msg = e.msg.share();
-      _unacked.push_back(unacked_entry{std::move(e.msg), e.at, e.stored, chosen->address, turn_clock::now()});
-      ++_unacked_live;
-      ++chosen->unacked;
-      if (chosen->channel_credit != UINT32_MAX) --chosen->channel_credit;
-    }
-    _stats.on_delivery(*d.msg, d.redelivered, chosen->no_ack, false);
-    sink.deliver(std::move(d));
+    hand_over(*c, std::move(e.msg), e.at, e.stored, sink, acks);
   }
   acks.flush(*this);
 }

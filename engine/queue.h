@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/circular_deque.h"
 #include "engine/command.h"
 #include "engine/queue_stats.h"
 #include "engine/ids.h"
@@ -65,11 +66,26 @@ class queue {
   static std::string_view death_reason_name(death_reason r) noexcept;
 
   // What enqueue() did with a message.
-  struct enqueue_result {
-    bool stored = false;    // logged: its confirm waits for the store's batch
-    bool rejected = false;  // refused (reject-publish): the publisher gets a basic.nack
-    bool full = false;      // taken, but the queue is at its limit (block-publishers)
-    store::disk_location where;  // where it was logged
+  // (One word: it comes back in a register, not pieced together from bytes in memory,
+  // which would stall every enqueue on a failed store-to-load forward.)
+  class enqueue_result {
+   public:
+    // Logged: its confirm waits for the store's batch.
+    bool stored() const noexcept { return (_flags & stored_flag) != 0; }
+    // Refused (reject-publish): the publisher gets a basic.nack.
+    bool rejected() const noexcept { return (_flags & refused_flag) != 0; }
+    // Taken, but the queue is at its limit (block-publishers).
+    bool full() const noexcept { return (_flags & full_flag) != 0; }
+    void set_stored(bool stored) noexcept { set(stored_flag, stored); }
+    void set_rejected() noexcept { set(refused_flag, true); }
+    void set_full(bool full) noexcept { set(full_flag, full); }
+
+   private:
+    static constexpr std::uint32_t stored_flag = 1;
+    static constexpr std::uint32_t refused_flag = 2;
+    static constexpr std::uint32_t full_flag = 4;
+    void set(std::uint32_t flag, bool on) noexcept { _flags = on ? _flags | flag : _flags & ~flag; }
+    std::uint32_t _flags = 0;
   };
 
   // Ready messages kept in memory even when stored: the head that consumers take next.
@@ -205,8 +221,11 @@ class queue {
    public:
     explicit seq_run(store::record_type type) : _type(type) {}
     void add(queue& q, std::uint64_t seq);
-    void flush(queue& q);
+    void flush(queue& q) {
+      if (_count != 0) log(q);
+    }
    private:
+    void log(queue& q);
     store::record_type _type;
     std::uint64_t _first = 0;
     std::uint32_t _count = 0;
@@ -238,7 +257,11 @@ class queue {
   // When the entry's message expires (steady ns), INT64_MAX: never.
   // `seq`: the message's place, which says under which x-message-ttl it entered the queue.
   std::int64_t deadline_of(const message& m, std::uint64_t seq) const noexcept;
-  void push_ready(ready_entry&& e, std::uint8_t lane);
+  void push_ready(ready_entry&& e, std::uint8_t l) {
+    ++_ready_count;
+    _ready_bytes += e.size;
+    _lanes[l].push_back(std::move(e));
+  }
   // Where seq stands or would stand in a lane (each lane is sorted by seq).
   static lane::iterator seek(lane& l, std::uint64_t seq) {
     return std::lower_bound(l.begin(), l.end(), seq, [](const ready_entry& r, std::uint64_t s) { return r.seq() < s; });
@@ -249,7 +272,12 @@ class queue {
   // null when nothing is ready.
   lane* next_lane() {
     // The usual case: the highest (for most queues the only) lane's head is in memory.
-    if (lane& top = _lanes.back(); !top.empty() && top.front().msg) [[likely]] return &top;
+    lane& top = _lanes.back();
+    if (!top.empty()) [[likely]] {
+      if (top.front().msg) [[likely]] return &top;
+    } else if (_lanes.size() == 1) {
+      return nullptr;  // all delivered: the usual end of a dispatch
+    }
     return next_lane_slow();
   }
   lane* next_lane_slow();
@@ -280,7 +308,16 @@ class queue {
   std::int64_t consumer_timeout_ns() const noexcept;
   void update_timed() noexcept;
   // Numbers a message taken in, counts it and logs it when it is to be stored.
-  std::uint64_t admit(const message& msg, enqueue_result& r);
+  std::uint64_t admit(const message& msg, store::disk_location& where, enqueue_result& r) {
+    const std::uint64_t seq = _next_seq++;
+    _stats.on_publish();
+    if (_store != nullptr && msg.persistent()) {
+      where = store_publish(seq, msg);
+      r.set_stored(static_cast<bool>(where));
+    }
+    return seq;
+  }
+  store::disk_location store_publish(std::uint64_t seq, const message& msg);
   // enqueue() for queues with limits, priorities or TTL, or a message with its own TTL.
   enqueue_result enqueue_with_limits(message_ref msg, delivery_sink& sink);
   // Some message entered under a queue TTL (now or before a policy changed it).
@@ -289,6 +326,17 @@ class queue {
   }
   // Some unacked deliveries belong to consumers that are gone (single active consumer waits).
   bool departed_unacked() const noexcept;
+  // The consumer the next ready message goes to; null when none can take it now.
+  consumer* next_consumer() noexcept {
+    if (_consumers.size() == 1 && !_settings.limits.single_active_consumer) [[likely]] {
+      return _consumers.front().has_credit() ? &_consumers.front() : nullptr;
+    }
+    return next_consumer_of_many();
+  }
+  consumer* next_consumer_of_many() noexcept;
+  // Delivers a message taken from the ready ones (or that never had to wait) to `c`.
+  void hand_over(consumer& c, message_ref msg, position at, store::disk_location stored, delivery_sink& sink,
+                 seq_run& acks);
   // Brings a paged-out message back; false if it cannot be read (the entry is dropped).
   bool load(ready_entry& e);
   // A stored message is gone from the queue: logged as acked (through `acks`) and released.
@@ -324,9 +372,10 @@ class queue {
   std::int64_t _default_consumer_timeout_ms = 0;
   std::vector<consumer> _consumers;  // by priority, highest first; in arrival order within one
   std::size_t _cursor = 0;  // the consumer to try first
-  std::deque<unacked_entry> _unacked;  // _unacked[i] is delivery number _unacked_base + i
+  circular_deque<unacked_entry> _unacked;  // _unacked[i] is delivery number _unacked_base + i
   std::uint64_t _unacked_base = 1;
   std::uint32_t _unacked_live = 0;
+  std::uint32_t _got_live = 0;  // of those, basic.get's
   bool _ever_consumed = false;
   store::message_store* _store = nullptr;
   std::uint32_t _store_ref = 0;

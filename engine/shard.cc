@@ -51,15 +51,15 @@ void shard::handle(enqueue_cmd&& c) {
   // Deleted meanwhile: the message is dropped, and confirmed, as RabbitMQ does.
   const queue::enqueue_result done = q != nullptr ? q->enqueue(std::move(c.msg), *this) : queue::enqueue_result{};
   if (c.receipt.seq != 0) {
-    const std::uint64_t rejected = done.rejected ? c.receipt.seq : 0;
+    const std::uint64_t rejected = done.rejected() ? c.receipt.seq : 0;
     if (!c.receipt.more) {
-      note_receipt(c.receipt, done.stored, rejected);
-    } else if (done.stored || rejected != 0) {
+      note_receipt(c.receipt, done.stored(), rejected);
+    } else if (done.stored() || rejected != 0) {
       // The publish's last enqueue here answers; it must wait for this queue's disk too, and
       // carry this queue's refusal.
       enqueue_receipt before = c.receipt;
       before.seq -= 1;
-      if (done.stored) {
+      if (done.stored()) {
         hold_receipt(before, _store->filling_batch(), rejected);
       } else {
         note_receipt(before, false, rejected);
@@ -67,8 +67,8 @@ void shard::handle(enqueue_cmd&& c) {
     }
   }
   if (q == nullptr) return;
-  if (done.stored && q->ready_count() > queue::resident_messages) _paging.insert(q->id());
-  if (done.full) hold_publisher(*q, c.receipt.to.connection);
+  if (done.stored() && q->ready_count() > queue::resident_messages) _paging.insert(q->id());
+  if (done.full()) hold_publisher(*q, c.receipt.to.connection);
   if (q->timed()) after_change(*q);
 }
 

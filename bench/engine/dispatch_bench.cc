@@ -51,7 +51,8 @@ std::vector<message_ref> message_pool(std::size_t n) {
   return pool;
 }
 
-consumer_address address_of(std::uint32_t number) { return consumer_address{connection_key{worker_id{0}, 7}, 1, number}; }
+// Consumer i is number i + 1 on its channel (0 stands for basic.get).
+consumer_address address_of(std::uint32_t i) { return consumer_address{connection_key{worker_id{0}, 7}, 1, i + 1}; }
 
 void add_consumers(queue& q, std::uint32_t consumers, std::uint16_t prefetch, bool no_ack) {
   for (std::uint32_t i = 0; i < consumers; ++i) {
@@ -75,8 +76,8 @@ class consumer_side {
   std::size_t finish_round(queue& q, collecting_sink& sink, settle_action action) {
     const std::size_t n = sink.got.size();
     for (const deliver_cmd& d : sink.got) {
-      ++_written[d.consumer.consumer];
-      _bytes[d.consumer.consumer] += d.msg->body_size();
+      ++_written[d.consumer.consumer - 1];
+      _bytes[d.consumer.consumer - 1] += d.msg->body_size();
       if (d.dseq != 0) _dseqs.add(d.dseq);
     }
     sink.got.clear();

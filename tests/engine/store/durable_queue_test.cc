@@ -159,9 +159,9 @@ class DurableQueueTest : public store_fixture {
 TEST_F(DurableQueueTest, PersistentMessagesAreLoggedAndTransientOnesAreNot) {
   auto q = durable_queue("q", 1);
   EXPECT_TRUE(q->stored());
-  EXPECT_TRUE(q->enqueue(make_message("p1"), sink).stored);
-  EXPECT_FALSE(q->enqueue(make_message("t2", "amq.direct", "rk", delivery_mode::transient), sink).stored);
-  EXPECT_TRUE(q->enqueue(make_message("p3"), sink).stored);
+  EXPECT_TRUE(q->enqueue(make_message("p1"), sink).stored());
+  EXPECT_FALSE(q->enqueue(make_message("t2", "amq.direct", "rk", delivery_mode::transient), sink).stored());
+  EXPECT_TRUE(q->enqueue(make_message("p3"), sink).stored());
   EXPECT_EQ(store->live_messages(), 2u);
   EXPECT_EQ(q->ready_count(), 3u);
   EXPECT_EQ(logged("q"), (std::vector<seen>{{1, "p1", false}, {3, "p3", false}}));
@@ -170,7 +170,7 @@ TEST_F(DurableQueueTest, PersistentMessagesAreLoggedAndTransientOnesAreNot) {
 TEST_F(DurableQueueTest, AQueueWithoutAStoreLogsNothing) {
   queue q(queue_id{1}, durable_settings("q"));
   EXPECT_FALSE(q.stored());
-  EXPECT_FALSE(q.enqueue(make_message("p1"), sink).stored);
+  EXPECT_FALSE(q.enqueue(make_message("p1"), sink).stored());
   EXPECT_EQ(store->live_messages(), 0u);
   EXPECT_TRUE(store->idle());
 }
@@ -452,7 +452,7 @@ TEST_F(DurableQueueTest, RestoredMessagesAreDispatchedWithTheirFieldsAndDelivere
     EXPECT_EQ(d.redelivered, i == 0) << i;
   }
   // Logged again in this run's store, under their old seqs; a new message comes after them.
-  EXPECT_TRUE(q->enqueue(make_message("new"), sink).stored);
+  EXPECT_TRUE(q->enqueue(make_message("new"), sink).stored());
   const auto again = logged("q");
   ASSERT_EQ(again.size(), 5u);
   for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(again[i].seq, i + 2);
