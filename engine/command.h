@@ -121,6 +121,10 @@ struct written_cmd {
 struct cancel_cmd {
   queue_id queue;
   consumer_address consumer;
+  // Answered with cancel_ok once the consumer is gone, after any delivery already sent to it:
+  // the channel says cancel-ok only then, as RabbitMQ does, so nothing reaches a consumer the
+  // client believes cancelled, and a publish that follows cancel-ok goes to the others.
+  reply_to reply;
 };
 
 // A channel (or a whole connection, channel 0) is gone: its consumers stop and its
@@ -167,7 +171,10 @@ struct get_result {
 struct consume_ok {
   consumer_address consumer;
 };
-using reply_payload = std::variant<queue_counts, reply_error, get_result, consume_ok>;
+struct cancel_ok {
+  consumer_address consumer;
+};
+using reply_payload = std::variant<queue_counts, reply_error, get_result, consume_ok, cancel_ok>;
 
 struct channel_reply_cmd {
   reply_to to;

@@ -267,6 +267,8 @@ void shard::handle(written_cmd&& c) {
 
 void shard::handle(cancel_cmd&& c) {
   queue* q = find(c.queue);
+  // Gone with its queue (the channel hears of that too): cancelled all the same.
+  reply(c.reply, cancel_ok{c.consumer});
   if (q == nullptr) return;
   q->remove_consumer(c.consumer);
   after_consumer_left(*q);

@@ -58,6 +58,10 @@ void channel::touch(engine::queue_target q) {
   }
 }
 
+void channel::forget_consumer(std::uint32_t number) {
+  std::erase_if(_consumers, [&](const consumer& c) { return c.number == number; });
+}
+
 channel::consumer* channel::find_consumer(std::uint32_t number) noexcept {
   for (auto& c : _consumers) {
     if (c.number == number) return &c;
@@ -326,13 +330,17 @@ channel::method_result channel::handle(const amqp::basic_consume& m) {
 
 channel::method_result channel::handle(const amqp::basic_cancel& m) {
   const auto it = std::find_if(_consumers.begin(), _consumers.end(), [&](const consumer& c) { return c.tag == m.consumer_tag; });
-  if (it != _consumers.end()) {
-    _connection.host_ref().outbox().post(
-        it->queue.owner, engine::cancel_cmd{it->queue.queue, engine::consumer_address{_connection.key(), _number, it->number}});
-    _consumers.erase(it);
+  if (it == _consumers.end()) {
+    // Cancelling an unknown tag is not an error (spec: the server answers cancel-ok).
+    if (!m.no_wait) write_method(amqp::basic_cancel_ok{m.consumer_tag});
+    return std::nullopt;
   }
-  // Cancelling an unknown tag is not an error (spec: the server answers cancel-ok).
-  if (!m.no_wait) write_method(amqp::basic_cancel_ok{m.consumer_tag});
+  // The consumer stays until its queue lets it go: what the queue sent it meanwhile still
+  // reaches the client (a no-ack delivery has nowhere else to go), before cancel-ok.
+  _connection.host_ref().outbox().post(
+      it->queue.owner, engine::cancel_cmd{it->queue.queue, engine::consumer_address{_connection.key(), _number, it->number},
+                                          reply_address()});
+  wait_for(pending{pending_kind::cancel, m.no_wait, false, std::string(m.consumer_tag), it->number});
   return std::nullopt;
 }
 
@@ -696,8 +704,7 @@ void channel::on_reply(engine::reply_payload&& reply) {
   _pending = pending{};
   if (auto* error = std::get_if<engine::reply_error>(&reply)) {
     if (p.kind == pending_kind::consume) {
-      _consumers.erase(std::remove_if(_consumers.begin(), _consumers.end(), [&](const consumer& c) { return c.number == p.consumer; }),
-                       _consumers.end());
+      forget_consumer(p.consumer);
     }
     const amqp::method_id method = p.kind == pending_kind::consume   ? amqp::basic_consume::id
                                    : p.kind == pending_kind::get     ? amqp::basic_get::id
@@ -734,6 +741,9 @@ void channel::on_reply(engine::reply_payload&& reply) {
         break;
       }
       case pending_kind::cancel:
+        forget_consumer(p.consumer);
+        if (!p.no_wait) write_method(amqp::basic_cancel_ok{p.name});
+        break;
       case pending_kind::commit:
       case pending_kind::none:
         break;

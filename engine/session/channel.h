@@ -146,6 +146,7 @@ class channel {
   method_result refuse_binding(engine::access::resource_kind destination_kind, std::string_view destination,
                                std::string_view source, amqp::method_id method);
   consumer* find_consumer(std::uint32_t number) noexcept;
+  void forget_consumer(std::uint32_t number);
   engine::reply_to reply_address() const noexcept;
 
   connection& _connection;
