@@ -11,18 +11,18 @@
 
 namespace haremq::engine {
 
-// A double-ended queue in one power-of-two block that wraps around: pushing and popping at
-// either end and indexing cost a mask and a compare. std::deque allocates a node every 512
-// bytes and divides to index; a queue's unacked deliveries and ready messages go through
-// here once per message, so that is what the hot path pays.
+// A FIFO in one power-of-two block that wraps around: pushing at the back, popping at the
+// front and indexing cost a mask and a compare. std::deque allocates a node every 512
+// bytes and divides to index; a queue's unacked deliveries go through here once per
+// message, so that is what the hot path pays. (Ready messages stay in std::deque: a backlog
+// of millions would leave up to half of a power-of-two block unused.)
 // - Allocates only to grow (doubling, when full) or to shrink: once a pop leaves a block of
 //   more than kept_capacity slots an eighth full, it moves to a block twice its size (at
 //   least kept_capacity). A burst's memory goes back, while a queue whose deliveries come
 //   and go in rounds of up to a few hundred keeps its block instead of reallocating each
 //   round. Growing and shrinking move every element once.
 // - Not thread-safe: it belongs to the queue's worker, like the queue.
-// - Iterators are random-access (for std::lower_bound) and are invalidated by any change
-//   of size.
+// - Iterators are random-access and are invalidated by any change of size.
 template <class T>
 class circular_deque {
   static_assert(std::is_nothrow_move_constructible_v<T>, "elements move when the block grows");
@@ -106,8 +106,6 @@ class circular_deque {
   const T& operator[](std::size_t i) const noexcept { return _slots[(_head + i) & _mask]; }
   T& front() noexcept { return _slots[_head]; }
   const T& front() const noexcept { return _slots[_head]; }
-  T& back() noexcept { return (*this)[_size - 1]; }
-  const T& back() const noexcept { return (*this)[_size - 1]; }
 
   iterator begin() noexcept { return {this, 0}; }
   iterator end() noexcept { return {this, _size}; }
@@ -127,52 +125,11 @@ class circular_deque {
   }
   void push_back(T&& v) { emplace_back(std::move(v)); }
   void push_back(const T& v) { emplace_back(v); }
-  template <class... Args>
-  T& emplace_front(Args&&... args) {
-    if (_slots == nullptr || _size == _mask + 1) [[unlikely]] regrow(next_capacity());
-    const std::size_t at = (_head - 1) & _mask;
-    T* made = std::construct_at(&_slots[at], std::forward<Args>(args)...);
-    _head = at;
-    ++_size;
-    return *made;
-  }
-  void push_front(T&& v) { emplace_front(std::move(v)); }
-  void push_front(const T& v) { emplace_front(v); }
   void pop_front() noexcept {
     std::destroy_at(&_slots[_head]);
     _head = (_head + 1) & _mask;
     --_size;
     shrink_if_sparse();
-  }
-  void pop_back() noexcept {
-    std::destroy_at(&back());
-    --_size;
-    shrink_if_sparse();
-  }
-  // Before `pos`, moving the shorter side by one.
-  iterator insert(const_iterator pos, T&& v) {
-    const std::size_t i = pos.index();
-    if (i >= _size / 2) {
-      push_back(std::move(v));
-      for (std::size_t j = _size - 1; j > i; --j) std::swap((*this)[j], (*this)[j - 1]);
-    } else {
-      push_front(std::move(v));
-      for (std::size_t j = 0; j < i; ++j) std::swap((*this)[j], (*this)[j + 1]);
-    }
-    return {this, i};
-  }
-  // Removes the elements `pred` holds for, keeping the others' order; returns how many.
-  template <class Pred>
-  friend std::size_t erase_if(circular_deque& d, Pred pred) {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < d._size; ++i) {
-      if (pred(d[i])) continue;
-      if (kept != i) d[kept] = std::move(d[i]);
-      ++kept;
-    }
-    const std::size_t removed = d._size - kept;
-    while (d._size > kept) d.pop_back();
-    return removed;
   }
   void clear() noexcept { release(); }
 

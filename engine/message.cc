@@ -63,7 +63,6 @@ message* message::create(std::string_view exchange, std::string_view routing_key
   m->_routing_key_size = static_cast<std::uint8_t>(routing_key.size());
   m->_properties_size = static_cast<std::uint32_t>(properties.size());
   m->_body_size = body_size;
-  m->_data_size = data_size;
   std::byte* at = m->bytes();
   std::memcpy(at, exchange.data(), exchange.size());
   at += exchange.size();

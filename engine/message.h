@@ -66,7 +66,9 @@ class message {
   std::uint8_t priority() const noexcept { return _priority; }
   // Its own time to live in milliseconds (the `expiration` property); -1: none.
   std::int64_t ttl_ms() const noexcept { return _ttl_ms; }
-  std::size_t memory_size() const noexcept { return sizeof(message) + _data_size; }
+  std::size_t memory_size() const noexcept {
+    return sizeof(message) + _exchange_size + _routing_key_size + _properties_size + _body_size;
+  }
 
   void retain() noexcept { _refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -91,7 +93,6 @@ class message {
   std::uint64_t _body_filled = 0;
   std::int64_t _published_at = turn_clock::now();
   std::int64_t _ttl_ms = -1;
-  std::size_t _data_size = 0;
 };
 
 // An owning handle on a message: moves freely between threads; copies are explicit.

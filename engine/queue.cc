@@ -85,7 +85,7 @@ queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
     }
   }
   const std::uint64_t size = msg->body_size();
-  push_ready(ready_entry{std::move(msg), position{seq, false}, where, size}, 0);
+  push_ready(ready_entry{std::move(msg), position{seq, false}, where}, size, 0);
   dispatch(sink);
   return r;
 }
@@ -111,7 +111,7 @@ queue::enqueue_result queue::enqueue_with_limits(message_ref msg, delivery_sink&
   const std::uint64_t size = msg->body_size();
   // Its publisher's clock may be a turn ahead of this worker's: TTL 0 must still mean "now".
   const std::int64_t now = std::max(turn_clock::now(), msg->published_at());
-  push_ready(ready_entry{std::move(msg), position{seq, false}, where, size}, l);
+  push_ready(ready_entry{std::move(msg), position{seq, false}, where}, size, l);
   dispatch(sink);
   if (_timed) expire(now, sink);  // TTL 0: what no consumer took goes now
   if (limits.bounded()) {
@@ -139,7 +139,7 @@ void queue::restore(const store::publish_fields& f, bool delivered) {
   if (_lanes[0].size() < resident_messages || _lanes.size() > 1) msg = store::to_message(f);
   const std::uint8_t l = msg ? lane_of(*msg) : 0;
   if (msg && msg->ttl_ms() >= 0) schedule_expiry(deadline_of(*msg, f.seq), f.seq, l);
-  push_ready(ready_entry{std::move(msg), position{f.seq, delivered}, stored, f.body.size()}, l);
+  push_ready(ready_entry{std::move(msg), position{f.seq, delivered}, stored}, f.body.size(), l);
   _next_seq = std::max(_next_seq, f.seq + 1);
   _paged_through = std::max(_paged_through, f.seq);
 }
@@ -290,9 +290,10 @@ queue::unacked_entry* queue::find_unacked(std::uint64_t dseq) noexcept {
 }
 
 void queue::requeue(ready_entry&& e) {
-  const std::uint8_t l = e.msg ? lane_of(*e.msg) : 0;
+  // Requeued from the unacked ones: always in memory.
+  const std::uint8_t l = lane_of(*e.msg);
   ++_ready_count;
-  _ready_bytes += e.size;
+  _ready_bytes += e.msg->body_size();
   lane& ready = _lanes[l];
   // Back to its place in publish order: usually the front, as it is older than every ready
   // one (callers requeue newest first, so a batch is a run of pushes to the front).
@@ -324,8 +325,7 @@ void queue::take_back(unacked_entry& e, bool requeue_it, seq_run& acks, delivery
   }
   // Its expiry may have passed while it was out: the heap takes it again.
   if (e.msg->ttl_ms() >= 0) schedule_expiry(deadline_of(*e.msg, e.seq()), e.seq(), lane_of(*e.msg));
-  const std::uint64_t size = e.msg->body_size();
-  requeue(ready_entry{std::move(e.msg), back, e.stored, size});
+  requeue(ready_entry{std::move(e.msg), back, e.stored});
 }
 
 void queue::trim_settled() noexcept {
@@ -403,8 +403,8 @@ bool queue::front_in_memory(lane& l) {
       continue;
     }
     if (load(front)) return true;
-    --_ready_count;  // unreadable: dropped
-    _ready_bytes -= front.size;
+    count_out(0);  // unreadable: dropped, its size unknown (the count is right again once empty)
+    if (_ready_count == 0) _ready_bytes = 0;
     l.pop_front();
   }
   return false;
@@ -442,10 +442,9 @@ void queue::expire_at(std::uint8_t l, std::uint64_t seq, delivery_sink& sink, se
     discard(pop_ready(ready), death_reason::expired, sink, acks);
     return;
   }
-  ready_entry e{std::move(it->msg), it->at, it->stored, it->size};
+  ready_entry e{std::move(it->msg), it->at, it->stored};
   it->stored = {};  // now a tombstone
-  --_ready_count;
-  _ready_bytes -= e.size;
+  count_out(body_size(e));
   ++_tombstones;
   discard(std::move(e), death_reason::expired, sink, acks);
 }

@@ -186,10 +186,11 @@ class queue {
    private:
     std::uint64_t _bits;
   };
-  // 32 bytes: a backlog costs little more than its messages.
+  // 24 bytes: a backlog costs little more than its messages (a paged-out one, little more
+  // than this). The body size is the message's, or the store's while it is paged out.
   struct ready_entry {
-    ready_entry(message_ref m, position p, store::disk_location where, std::uint64_t body_size) noexcept
-        : msg(std::move(m)), stored(where), at(p), size(static_cast<std::uint32_t>(std::min<std::uint64_t>(body_size, UINT32_MAX))) {}
+    ready_entry(message_ref m, position p, store::disk_location where) noexcept
+        : msg(std::move(m)), stored(where), at(p) {}
     std::uint64_t seq() const noexcept { return at.seq(); }
     bool redelivered() const noexcept { return at.redelivered(); }
     // Expired in the middle of the queue: skipped when it reaches the head.
@@ -198,8 +199,8 @@ class queue {
     message_ref msg;  // empty while paged out
     store::disk_location stored;
     position at;
-    std::uint32_t size;  // the body's bytes (for x-max-length-bytes)
   };
+  static_assert(sizeof(ready_entry) == 24, "a backlog's cost per message");
   struct unacked_entry {
     message_ref msg;  // empty once settled
     position at;
@@ -257,10 +258,20 @@ class queue {
   // When the entry's message expires (steady ns), INT64_MAX: never.
   // `seq`: the message's place, which says under which x-message-ttl it entered the queue.
   std::int64_t deadline_of(const message& m, std::uint64_t seq) const noexcept;
-  void push_ready(ready_entry&& e, std::uint8_t l) {
+  void push_ready(ready_entry&& e, std::uint64_t body_size, std::uint8_t l) {
     ++_ready_count;
-    _ready_bytes += e.size;
+    _ready_bytes += body_size;
     _lanes[l].push_back(std::move(e));
+  }
+  // A ready message's body size, read back from the store if it is paged out.
+  std::uint64_t body_size(const ready_entry& e) const {
+    if (e.msg) [[likely]] return e.msg->body_size();
+    return e.stored ? _store->body_size(e.stored) : 0;
+  }
+  // A ready message left the count (delivered, dropped, expired).
+  void count_out(std::uint64_t body_size) noexcept {
+    --_ready_count;
+    _ready_bytes -= std::min(body_size, _ready_bytes);  // an unreadable one counts as 0
   }
   // Where seq stands or would stand in a lane (each lane is sorted by seq).
   static lane::iterator seek(lane& l, std::uint64_t seq) {
@@ -288,8 +299,7 @@ class queue {
   ready_entry pop_ready(lane& l) {
     ready_entry e = std::move(l.front());
     l.pop_front();
-    --_ready_count;
-    _ready_bytes -= e.size;
+    count_out(body_size(e));
     return e;
   }
   // A ready message leaves for good (expired, dropped, over the limit): logged as acked and,

@@ -86,7 +86,6 @@ class plain_message {
     m->_routing_key_size = static_cast<std::uint8_t>(key.size());
     m->_properties_size = static_cast<std::uint32_t>(properties.size());
     m->_body_size = body_size;
-    m->_data_size = data_size;
     std::byte* at = m->bytes();
     std::memcpy(at, exchange.data(), exchange.size());
     at += exchange.size();
@@ -108,7 +107,7 @@ class plain_message {
 
   void release() noexcept {
     if (_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      memory_meter::add(-static_cast<std::int64_t>(sizeof(plain_message) + _data_size));
+      memory_meter::add(-static_cast<std::int64_t>(sizeof(plain_message) + body_offset() + _body_size));
       this->~plain_message();
       Allocator::deallocate(this);
     }
@@ -129,7 +128,6 @@ class plain_message {
   std::uint64_t _body_filled = 0;
   std::int64_t _published_at = turn_clock::now();
   std::int64_t _ttl_ms = -1;
-  std::size_t _data_size = 0;
 };
 static_assert(sizeof(plain_message<std_allocator>) == sizeof(message));
 

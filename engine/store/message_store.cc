@@ -165,30 +165,39 @@ bool message_store::is_written(disk_location loc) const noexcept {
   return loc.segment < _written_segment || (loc.segment == _written_segment && loc.offset < _written_end);
 }
 
-message_ref message_store::read(disk_location loc) const {
+bool message_store::read_publish(disk_location loc, record_buffer& buffer, publish_fields& f) const {
   const auto it = _segments.find(loc.segment);
   HAREMQ_ASSERT(it != _segments.end());
   // Most records are small: one read gets the whole of them.
-  std::array<std::byte, 4096> head;
-  const ssize_t got = ::pread(it->second.fd, head.data(), head.size(), loc.offset);
+  const ssize_t got = ::pread(it->second.fd, buffer.head.data(), buffer.head.size(), loc.offset);
   const std::size_t size = got >= static_cast<ssize_t>(record_header_size)
-                               ? framed_size(amqp::bytes_view(head.data(), static_cast<std::size_t>(got)))
+                               ? framed_size(amqp::bytes_view(buffer.head.data(), static_cast<std::size_t>(got)))
                                : 0;
-  std::vector<std::byte> large;
-  amqp::bytes_view bytes(head.data(), static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
-  if (size > head.size()) {
-    large.resize(size);
-    if (::pread(it->second.fd, large.data(), size, loc.offset) != static_cast<ssize_t>(size)) bytes = {};
-    else bytes = large;
+  amqp::bytes_view bytes(buffer.head.data(), static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
+  if (size > buffer.head.size()) {
+    buffer.large.resize(size);
+    if (::pread(it->second.fd, buffer.large.data(), size, loc.offset) != static_cast<ssize_t>(size)) bytes = {};
+    else bytes = buffer.large;
   }
   record_view record;
-  publish_fields f;
   if (size == 0 || bytes.size() < size || read_record(bytes.first(size), record) != scan_status::record ||
       record.type != record_type::publish || !decode(record.fields, f)) {
     spdlog::error("message store: cannot read back the message at segment {} offset {}", loc.segment, loc.offset);
-    return {};
+    return false;
   }
-  return to_message(f);
+  return true;
+}
+
+message_ref message_store::read(disk_location loc) const {
+  record_buffer buffer;
+  publish_fields f;
+  return read_publish(loc, buffer, f) ? to_message(f) : message_ref{};
+}
+
+std::uint64_t message_store::body_size(disk_location loc) const {
+  record_buffer buffer;
+  publish_fields f;
+  return read_publish(loc, buffer, f) ? f.body.size() : 0;
 }
 
 void message_store::flush() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -89,6 +90,9 @@ class message_store {
   // Reads a stored message back (for a queue that dropped it from memory); nullptr if the
   // read fails (logged).
   message_ref read(disk_location loc) const;
+  // The body size of a stored message (for a queue's byte count, when it drops one it had
+  // paged out without reading it back); 0 if the read fails (logged).
+  std::uint64_t body_size(disk_location loc) const;
 
   // Starts writing what was appended, unless a write is in flight or the store is failing.
   void flush();
@@ -134,6 +138,13 @@ class message_store {
     std::uint32_t declared_in = 0;  // the segment whose records already name it
   };
 
+  // A record read back: small ones fit in `head`, larger ones go to `large`.
+  struct record_buffer {
+    std::array<std::byte, 4096> head;
+    std::vector<std::byte> large;
+  };
+  // The publish record at `loc`, decoded into `f` (views into `buffer`); false if unreadable (logged).
+  bool read_publish(disk_location loc, record_buffer& buffer, publish_fields& f) const;
   // The chunk to append `bytes` more to, after rolling to a new segment if they do not fit;
   // nullptr if a new segment cannot be opened.
   chunk* room_for(std::size_t bytes, std::uint32_t ref);

@@ -4,7 +4,8 @@
 // loss not acking; release_stored on delete; a deleted queue declared again; page_out dropping
 // only written messages past queue::resident_messages (coming back for those written later,
 // also behind a transient one), and dispatch reading them back in order and intact (and
-// dropping one that cannot be read); restore() then dispatch, beyond the
+// dropping one that cannot be read); the byte count of paged-out messages expiring behind
+// others; restore() then dispatch, beyond the
 // resident head too; log_deliveries marking unacked and requeued messages delivered. Through a
 // shard: a publisher's receipt waiting for the batch that holds its message (and the later
 // ones of its channel behind it), recover() with all_delivered, paging after store_progressed.
@@ -379,6 +380,39 @@ TEST_F(DurableQueueTest, PageOutComesBackForStoredMessagesBehindANewerTransientO
   q->page_out();  // now written: they may go
 
   expect_sent_dispatched(*q, [&](std::size_t i) { return i < queue::resident_messages || i == sent.size() - 1; });
+}
+
+TEST_F(DurableQueueTest, ReadyBytesCountPagedOutMessagesThatExpireBehindOthers) {
+  // The byte count (x-max-length-bytes, the API's message_bytes_ready) of a message that
+  // expires while paged out, deep in the queue, comes from its record.
+  writer.when = completion::by_hand;
+  turn_clock::current_ns = 1'000'000'000;
+  auto q = durable_queue("q", 1);
+  std::uint64_t kept_bytes = 0;
+  const std::size_t n = queue::resident_messages + 30;
+  for (std::size_t i = 1; i <= n; ++i) {
+    const bool short_lived = i > queue::resident_messages + 10 && i <= queue::resident_messages + 20;
+    const std::string body = body_for("q", i, 10 + i % 50);
+    message* m = message::create("amq.direct", "rk", amqp::as_bytes(properties), body.size(),
+                                 message_traits{.persistent = true, .ttl_ms = short_lived ? 5 : -1});
+    ASSERT_TRUE(m->append_body(amqp::as_bytes(body)));
+    q->enqueue(message_ref{m}, sink);
+    if (!short_lived) kept_bytes += body.size();
+  }
+  store->flush();
+  writer.finish_all();
+  (void)q->page_out();
+  turn_clock::current_ns += 10'000'000;
+  q->run_timers(turn_clock::now(), sink);
+  EXPECT_EQ(q->ready_count(), n - 10);
+  EXPECT_EQ(q->ready_bytes(), kept_bytes);
+  // The rest are delivered whole, the tombstones skipped; nothing is left counted.
+  ASSERT_FALSE(q->add_consumer(consumer(1, 0)));
+  q->dispatch(sink);
+  EXPECT_EQ(sink.got.size(), n - 10);
+  EXPECT_EQ(q->ready_count(), 0u);
+  EXPECT_EQ(q->ready_bytes(), 0u);
+  turn_clock::current_ns = 0;
 }
 
 TEST_F(DurableQueueTest, APagedOutMessageThatCannotBeReadIsDroppedAndAcked) {
