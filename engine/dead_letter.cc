@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/header_routes.h"
 #include "net/amqp/byte_writer.h"
 
 namespace haremq::engine {
@@ -44,9 +45,9 @@ message_ref make_dead_letter(const message& original, const death& d) {
   const field_table headers = props.has(amqp::property::headers) ? props.headers : field_table{};
 
   // The array, the headers holding it and the properties holding those: each at most the old
-  // properties plus one entry.
+  // properties plus one entry (whose CC keys are no longer than the CC header they come from).
   const std::size_t entry_room = 512 + d.queue.size() + original.exchange().size() + original.routing_key().size() +
-                                 original_expiration.size();
+                                 original_expiration.size() + original.properties().size();
   std::vector<std::byte> buffer(4 * (original.properties().size() + entry_room));
   amqp::byte_writer w{buffer};
 
@@ -90,8 +91,12 @@ message_ref make_dead_letter(const message& original, const death& d) {
     entry.add("time", field_value::timestamp(static_cast<std::uint64_t>(d.unix_seconds)));
     entry.add("exchange", field_value::string(original.exchange()));
     {
+      // Its routing key and its CC keys; not the BCC ones (RabbitMQ reads CC from the headers).
       auto keys = entry.nested("routing-keys", amqp::table_writer::kind::array);
       keys.add("", field_value::string(original.routing_key()));
+      if (const auto cc = headers.find("CC"); cc && cc->type() == field_type::array) {
+        for_each_route(cc->as_array(), [&](std::string_view key) { keys.add("", field_value::string(key)); });
+      }
       keys.finish();
     }
     if (props.has(amqp::property::expiration)) entry.add("original-expiration", field_value::string(original_expiration));
@@ -125,6 +130,8 @@ message_ref make_dead_letter(const message& original, const death& d) {
   for (const auto& e : headers) {
     if (e.name == "x-death") continue;
     if (first_death && e.name.starts_with("x-first-death-")) continue;
+    // Routed by x-dead-letter-routing-key alone: the CC keys go (BCC ones were never there).
+    if (d.replace_routing_key && e.name == "CC") continue;
     entries.push_back(e);
   }
   entries.push_back({"x-death", x_death});
@@ -148,7 +155,10 @@ message_ref make_dead_letter(const message& original, const death& d) {
   message_traits traits;
   traits.persistent = original.persistent();
   traits.priority = original.priority();
-  message* m = message::create(d.exchange, routed_by, encoded, original.body_size(), traits);
+  // Routed again by all its keys, BCC ones included, unless x-dead-letter-routing-key replaces them.
+  traits.header_routes = !d.replace_routing_key && original.header_routes();
+  const amqp::bytes_view bcc = d.replace_routing_key ? amqp::bytes_view{} : original.bcc().bytes();
+  message* m = message::create(d.exchange, routed_by, encoded, original.body_size(), traits, bcc);
   if (m == nullptr) return {};
   m->append_body(original.body());
   return message_ref{m};

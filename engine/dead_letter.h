@@ -23,7 +23,9 @@ struct death {
 // the x-death header updated: the entry for the same queue and reason gets count+1 and moves
 // to the front; otherwise a new entry {count, reason, queue, time, exchange, routing-keys}
 // goes first, and the first death also sets x-first-death-reason/queue/exchange. Headers are
-// kept sorted by name, as RabbitMQ's set_table_value keeps them. Null when memory runs out.
+// kept sorted by name, as RabbitMQ's set_table_value keeps them. The copy keeps the original's
+// CC header and BCC keys (it is routed by all of them again), but not with
+// x-dead-letter-routing-key, which alone routes it. Null when memory runs out.
 message_ref make_dead_letter(const message& original, const death& d);
 
 // Whether delivering dead letter `m` to queue `target` closes a cycle no client broke: the

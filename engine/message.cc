@@ -47,14 +47,22 @@ message_traits message_traits::of(const amqp::basic_properties& p) noexcept {
   t.persistent = p.has(amqp::property::delivery_mode) && p.delivery_mode == 2;
   if (p.has(amqp::property::priority)) t.priority = p.priority;
   if (p.has(amqp::property::expiration)) t.ttl_ms = parse_expiration(p.expiration).ttl_ms;
+  if (p.has(amqp::property::headers) && !p.headers.empty()) {
+    for (const auto& e : p.headers) {
+      if (e.name == "CC" || e.name == "BCC") {
+        t.header_routes = true;
+        break;
+      }
+    }
+  }
   return t;
 }
 
 message* message::create(std::string_view exchange, std::string_view routing_key, amqp::bytes_view properties,
-                         std::uint64_t body_size, message_traits traits) noexcept {
+                         std::uint64_t body_size, message_traits traits, amqp::bytes_view bcc) noexcept {
   // Exchange names and routing keys are shortstrs: at most 255 bytes each.
   if (exchange.size() > 255 || routing_key.size() > 255) return nullptr;
-  const std::size_t data_size = exchange.size() + routing_key.size() + properties.size() + body_size;
+  const std::size_t data_size = exchange.size() + routing_key.size() + properties.size() + body_size + bcc.size();
   void* raw = mi_malloc(sizeof(message) + data_size);
   if (raw == nullptr) return nullptr;
   memory_meter::add(static_cast<std::int64_t>(sizeof(message) + data_size));
@@ -62,6 +70,7 @@ message* message::create(std::string_view exchange, std::string_view routing_key
   m->_exchange_size = static_cast<std::uint8_t>(exchange.size());
   m->_routing_key_size = static_cast<std::uint8_t>(routing_key.size());
   m->_properties_size = static_cast<std::uint32_t>(properties.size());
+  m->_bcc_size = static_cast<std::uint32_t>(bcc.size());
   m->_body_size = body_size;
   std::byte* at = m->bytes();
   std::memcpy(at, exchange.data(), exchange.size());
@@ -69,7 +78,9 @@ message* message::create(std::string_view exchange, std::string_view routing_key
   std::memcpy(at, routing_key.data(), routing_key.size());
   at += routing_key.size();
   if (!properties.empty()) std::memcpy(at, properties.data(), properties.size());
-  m->_persistent = traits.persistent;
+  if (!bcc.empty()) std::memcpy(at + properties.size() + body_size, bcc.data(), bcc.size());
+  m->_flags = static_cast<std::uint8_t>((traits.persistent ? persistent_flag : 0) |
+                                        (traits.header_routes || !bcc.empty() ? header_routes_flag : 0));
   m->_priority = traits.priority;
   m->_ttl_ms = traits.ttl_ms;
   return m;

@@ -14,7 +14,8 @@
 
 // A published message: one reference-counted allocation (mimalloc) holding the exchange and
 // routing key it was published with, its content-header properties as they came on the wire
-// (flags and property list: re-sent verbatim on delivery, never re-encoded) and its body.
+// (flags and property list: re-sent verbatim on delivery, never re-encoded; only a BCC header
+// is taken out first), its body, and the keys of that BCC header if it had one.
 // The body is copied into it once, frame by frame, straight from the receive buffer.
 // Shared by every queue it is routed to, on any worker: the count is atomic, the rest is
 // immutable once the last body byte is in.
@@ -26,6 +27,7 @@ struct message_traits {
   bool persistent = false;  // delivery_mode 2
   std::uint8_t priority = 0;
   std::int64_t ttl_ms = -1;  // the `expiration` property; -1: none
+  bool header_routes = false;  // a CC or BCC header names more routing keys (header_routes.h)
 
   static message_traits of(const amqp::basic_properties& p) noexcept;
 };
@@ -42,9 +44,10 @@ expiration_parse parse_expiration(std::string_view text) noexcept;
 class message {
  public:
   // Allocates a message whose body (body_size bytes) is to be filled with append_body().
-  // Returns nullptr when memory is exhausted.
+  // `bcc`: the content of a BCC header's array (its keys route the message but are not in its
+  // properties). Returns nullptr when memory is exhausted.
   static message* create(std::string_view exchange, std::string_view routing_key, amqp::bytes_view properties,
-                         std::uint64_t body_size, message_traits traits = {}) noexcept;
+                         std::uint64_t body_size, message_traits traits = {}, amqp::bytes_view bcc = {}) noexcept;
 
   // Copies the next body frame in; returns false if it would overflow the announced size.
   bool append_body(amqp::bytes_view part) noexcept;
@@ -60,14 +63,23 @@ class message {
   std::uint64_t body_size() const noexcept { return _body_size; }
   // When the publish arrived (turn_clock), for the latency statistics.
   std::int64_t published_at() const noexcept { return _published_at; }
+  // A recovered message keeps the time it was first published at (turn_clock ns); only
+  // before it is shared.
+  void set_published_at(std::int64_t t) noexcept { _published_at = t; }
   // Decodes the stored properties (views into this message).
   amqp::basic_properties decode_properties() const noexcept;
-  bool persistent() const noexcept { return _persistent; }
+  bool persistent() const noexcept { return (_flags & persistent_flag) != 0; }
+  // Routed by more keys than its routing key: a CC header, or BCC keys.
+  bool header_routes() const noexcept { return (_flags & header_routes_flag) != 0; }
+  // The BCC header's array it was published with (taken out of its properties).
+  amqp::field_array bcc() const noexcept {
+    return amqp::field_array::trusted({body_start() + _body_size, _bcc_size});
+  }
   std::uint8_t priority() const noexcept { return _priority; }
   // Its own time to live in milliseconds (the `expiration` property); -1: none.
   std::int64_t ttl_ms() const noexcept { return _ttl_ms; }
   std::size_t memory_size() const noexcept {
-    return sizeof(message) + _exchange_size + _routing_key_size + _properties_size + _body_size;
+    return sizeof(message) + _exchange_size + _routing_key_size + _properties_size + _body_size + _bcc_size;
   }
 
   void retain() noexcept { _refs.fetch_add(1, std::memory_order_relaxed); }
@@ -76,6 +88,8 @@ class message {
   }
 
  private:
+  static constexpr std::uint8_t persistent_flag = 1;
+  static constexpr std::uint8_t header_routes_flag = 2;
   message() = default;
   void destroy() noexcept;
   const std::byte* bytes() const noexcept { return reinterpret_cast<const std::byte*>(this + 1); }
@@ -86,9 +100,10 @@ class message {
   std::atomic<std::uint32_t> _refs{1};
   std::uint8_t _exchange_size = 0;
   std::uint8_t _routing_key_size = 0;
-  bool _persistent = false;
+  std::uint8_t _flags = 0;
   std::uint8_t _priority = 0;
   std::uint32_t _properties_size = 0;
+  std::uint32_t _bcc_size = 0;
   std::uint64_t _body_size = 0;
   std::uint64_t _body_filled = 0;
   std::int64_t _published_at = turn_clock::now();

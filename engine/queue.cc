@@ -46,12 +46,16 @@ void queue::set_limits(queue_limits limits, std::string policy, delivery_sink& s
 }
 
 std::int64_t queue::deadline_of(const message& m, std::uint64_t seq) const noexcept {
-  std::int64_t ttl = m.ttl_ms();
+  return deadline_of(m.ttl_ms(), m.published_at(), seq);
+}
+
+std::int64_t queue::deadline_of(std::int64_t own_ttl_ms, std::int64_t published_at, std::uint64_t seq) const noexcept {
+  std::int64_t ttl = own_ttl_ms;
   auto epoch = _ttl_epochs.rbegin();
   while (epoch + 1 != _ttl_epochs.rend() && epoch->first > seq) ++epoch;
   if (const std::int64_t q = epoch->second; q >= 0 && (ttl < 0 || q < ttl)) ttl = q;
   if (ttl < 0) return INT64_MAX;
-  return m.published_at() + ttl * 1'000'000;
+  return published_at + ttl * 1'000'000;
 }
 
 bool queue::over_limit(std::uint64_t more_messages, std::uint64_t more_bytes) const noexcept {
@@ -66,7 +70,7 @@ bool queue::full() const noexcept {
 }
 
 store::disk_location queue::store_publish(std::uint64_t seq, const message& msg) {
-  return _store->append_publish(_store_ref, seq, msg);
+  return _store->append_publish(_store_ref, seq, msg, msg.ttl_ms() >= 0 || _ttl_epochs.back().second >= 0);
 }
 
 queue::enqueue_result queue::enqueue(message_ref msg, delivery_sink& sink) {
@@ -138,7 +142,12 @@ void queue::restore(const store::publish_fields& f, bool delivered) {
   // A priority queue needs the message to know its lane; page_out() lets lane 0 go later.
   if (_lanes[0].size() < resident_messages || _lanes.size() > 1) msg = store::to_message(f);
   const std::uint8_t l = msg ? lane_of(*msg) : 0;
-  if (msg && msg->ttl_ms() >= 0) schedule_expiry(deadline_of(*msg, f.seq), f.seq, l);
+  // Its own TTL counts from when it was first published, in memory or not.
+  const auto traits = msg ? message_traits{.ttl_ms = msg->ttl_ms()} : store::traits_of(f);
+  if (traits.ttl_ms >= 0) {
+    const std::int64_t published_at = msg ? msg->published_at() : store::published_at(f);
+    schedule_expiry(deadline_of(traits.ttl_ms, published_at, f.seq), f.seq, l);
+  }
   push_ready(ready_entry{std::move(msg), position{f.seq, delivered}, stored}, f.body.size(), l);
   _next_seq = std::max(_next_seq, f.seq + 1);
   _paged_through = std::max(_paged_through, f.seq);

@@ -258,6 +258,7 @@ class queue {
   // When the entry's message expires (steady ns), INT64_MAX: never.
   // `seq`: the message's place, which says under which x-message-ttl it entered the queue.
   std::int64_t deadline_of(const message& m, std::uint64_t seq) const noexcept;
+  std::int64_t deadline_of(std::int64_t own_ttl_ms, std::int64_t published_at, std::uint64_t seq) const noexcept;
   void push_ready(ready_entry&& e, std::uint64_t body_size, std::uint8_t l) {
     ++_ready_count;
     _ready_bytes += body_size;

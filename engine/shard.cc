@@ -123,7 +123,7 @@ void shard::dead_letter(const queue& from, message_ref msg, queue::death_reason 
   _replica->refresh();
   _dead_letter_targets.clear();
   // A dead-letter exchange that does not exist drops the message, as in RabbitMQ.
-  if (!_replica->route(from.settings().vhost, letter->exchange(), letter->routing_key(), *letter, _dead_letter_targets)) return;
+  if (!_replica->route(from.settings().vhost, *letter, _dead_letter_targets)) return;
   const bool check_cycles = reason != queue::death_reason::rejected;
   for (const queue_target& t : _dead_letter_targets) {
     if (check_cycles) {

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "engine/arguments.h"
+#include "engine/header_routes.h"
 
 namespace haremq::engine {
 namespace {
@@ -655,26 +656,30 @@ const exchange_record* topology_replica::find_exchange(std::string_view vhost, s
   return x == v->second.exchanges.end() ? nullptr : &x->second.record;
 }
 
-bool topology_replica::route(std::string_view vhost, std::string_view exchange, std::string_view routing_key,
-                             const message& msg, std::vector<queue_target>& out) {
+bool topology_replica::route(std::string_view vhost, const message& msg, std::vector<queue_target>& out) {
   const auto v = _vhosts.find(vhost);
   if (v == _vhosts.end()) return false;
   const vhost_view& view = v->second;
+  const std::string_view exchange = msg.exchange();
   const auto x = view.exchanges.find(exchange);
   if (x == view.exchanges.end()) return false;
+  if (msg.header_routes()) {
+    routing_keys_of(msg, _keys);
+  } else {
+    _keys.assign(1, msg.routing_key());
+  }
 
-  auto add_queue = [&](std::uint32_t id) {
-    const auto q = view.queues_by_id.find(id);
-    if (q == view.queues_by_id.end()) return;
-    const queue_target t{q->second->id, q->second->owner};
+  auto add_queue = [&](const queue_record& q) {
+    const queue_target t{q.id, q.owner};
     if (std::none_of(out.begin(), out.end(), [&](const queue_target& o) { return o.queue == t.queue; })) {
       out.push_back(t);
     }
   };
 
   if (exchange.empty()) {  // the default exchange: every queue, bound by its own name
-    const auto q = view.queues.find(routing_key);
-    if (q != view.queues.end()) out.push_back(queue_target{q->second.id, q->second.owner});
+    for (const std::string_view key : _keys) {
+      if (const auto q = view.queues.find(key); q != view.queues.end()) add_queue(q->second);
+    }
     return true;
   }
 
@@ -691,7 +696,10 @@ bool topology_replica::route(std::string_view vhost, std::string_view exchange, 
       headers = msg.decode_properties().headers;
       headers_decoded = true;
     }
-    _pending[i]->table.route(routing_key, headers, _scratch);
+    // Fanout and headers exchanges route the same whatever the key: once.
+    const exchange_type type = _pending[i]->record.type;
+    const std::size_t keys = type == exchange_type::direct || type == exchange_type::topic ? _keys.size() : 1;
+    for (std::size_t k = 0; k < keys; ++k) _pending[i]->table.route(_keys[k], headers, _scratch);
     if (_scratch.empty() && !_pending[i]->alternate.empty()) {
       // Routed nowhere: its alternate exchange takes the message (each exchange once, so an
       // alternate-exchange cycle ends).
@@ -706,7 +714,7 @@ bool topology_replica::route(std::string_view vhost, std::string_view exchange, 
     }
     for (const destination& d : _scratch) {
       if (d.what == destination::kind::queue) {
-        add_queue(d.id);
+        if (const auto q = view.queues_by_id.find(d.id); q != view.queues_by_id.end()) add_queue(*q->second);
       } else if (std::find(_visited_exchanges.begin(), _visited_exchanges.end(), d.id) == _visited_exchanges.end()) {
         _visited_exchanges.push_back(d.id);
         const auto next = view.exchanges_by_id.find(d.id);

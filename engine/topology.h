@@ -246,11 +246,11 @@ class topology_replica {
   // Rebuilds the replica if the store has changed since; cheap when it has not.
   void refresh();
 
-  // The queues a message published to `exchange` reaches (exchange-to-exchange bindings
-  // followed, each queue once); false if there is no such exchange. The message's headers
-  // are decoded only if a headers exchange is on the way.
-  bool route(std::string_view vhost, std::string_view exchange, std::string_view routing_key, const message& msg,
-             std::vector<queue_target>& out);
+  // The queues a message reaches from the exchange it was published to, by its routing key
+  // and those its CC and BCC headers add (exchange-to-exchange bindings followed, each queue
+  // once); false if there is no such exchange. The message's headers are decoded only if a
+  // headers exchange is on the way or it has header routes.
+  bool route(std::string_view vhost, const message& msg, std::vector<queue_target>& out);
 
   const exchange_record* find_exchange(std::string_view vhost, std::string_view name) const;
   const queue_record* find_queue(std::string_view vhost, queue_id id) const;
@@ -274,6 +274,7 @@ class topology_replica {
   std::vector<destination> _scratch;
   std::vector<const exchange_view*> _pending;
   std::vector<std::uint32_t> _visited_exchanges;
+  std::vector<std::string_view> _keys;  // the routing keys of the message being routed
 };
 
 }  // namespace haremq::engine

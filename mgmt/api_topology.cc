@@ -1,7 +1,9 @@
 // Exchanges, queues and bindings: list, declare, delete, purge, publish and get.
 #include <algorithm>
 
+#include "engine/header_routes.h"
 #include "engine/message.h"
+#include "engine/publish_checks.h"
 #include "engine/shard.h"
 #include "engine/store/definitions.h"
 #include "mgmt/api.h"
@@ -210,6 +212,10 @@ void publish(api_context& c, const request& r, response& out) {
   amqp::write_properties(writer, props);
   encoded.resize(writer.position());
   const auto traits = engine::message_traits::of(props);
+  const auto refused = engine::publish_refusal(props, traits, r.user.name, [&] { return r.user.has_tag("impersonator"); });
+  std::vector<std::byte> without_bcc;
+  const auto kept = traits.header_routes && !refused ? engine::take_out_bcc(props, encoded, without_bcc)
+                                                      : engine::kept_properties{encoded, {}};
 
   // Routed on worker 0, then enqueued by each queue's owner before the answer: a request that
   // follows (a get, a delete with if-empty) sees the message, as it would in RabbitMQ.
@@ -229,11 +235,12 @@ void publish(api_context& c, const request& r, response& out) {
       result->internal = true;
       return;
     }
-    engine::message* m = engine::message::create(exchange, routing_key, encoded, bytes.size(), traits);
+    if (refused) return;
+    engine::message* m = engine::message::create(exchange, routing_key, kept.properties, bytes.size(), traits, kept.bcc);
     if (m == nullptr) return;
     result->msg = engine::message_ref{m};
     result->msg->append_body(bytes);
-    replica.route(vhost, exchange, routing_key, *result->msg, result->targets);
+    replica.route(vhost, *result->msg, result->targets);
   });
   std::vector<engine::worker_id> owners;
   for (const auto& t : result->targets) {
@@ -250,6 +257,7 @@ void publish(api_context& c, const request& r, response& out) {
   if (result->internal) {
     throw bad_request("403 ACCESS_REFUSED - cannot publish to internal exchange '" + exchange + "' in vhost '" + vhost + "'");
   }
+  if (refused) throw bad_request("406 PRECONDITION_FAILED - " + *refused);
   out.set_json(json{{"routed", !result->targets.empty()}});
 }
 

@@ -94,7 +94,7 @@ class plain_message {
     if (!properties.empty()) std::memcpy(at, properties.data(), properties.size());
     const auto decoded = amqp::decode_properties(properties);
     const auto props = decoded ? *decoded : amqp::basic_properties{};
-    m->_persistent = props.has(amqp::property::delivery_mode) && props.delivery_mode == 2;
+    m->_flags = props.has(amqp::property::delivery_mode) && props.delivery_mode == 2 ? 1 : 0;
     return m;
   }
 
@@ -121,9 +121,10 @@ class plain_message {
   std::atomic<std::uint32_t> _refs{1};
   std::uint8_t _exchange_size = 0;
   std::uint8_t _routing_key_size = 0;
-  bool _persistent = false;
+  std::uint8_t _flags = 0;
   std::uint8_t _priority = 0;
   std::uint32_t _properties_size = 0;
+  std::uint32_t _bcc_size = 0;
   std::uint64_t _body_size = 0;
   std::uint64_t _body_filled = 0;
   std::int64_t _published_at = turn_clock::now();

@@ -4,6 +4,8 @@
 #include <random>
 
 #include "engine/arguments.h"
+#include "engine/header_routes.h"
+#include "engine/publish_checks.h"
 #include "engine/session/connection.h"
 #include "net/amqp/method_codec.h"
 #include "net/amqp/properties.h"
@@ -382,16 +384,19 @@ std::optional<protocol_error> channel::on_header(amqp::bytes_view payload) {
   }
   const auto& properties = header->properties;
   const auto traits = engine::message_traits::of(properties);
-  if (properties.has(amqp::property::expiration) && traits.ttl_ms < 0) {
-    // Not a valid expiration: parsed again only to name the error.
-    _content.state = content_state::none;
-    return make_error(reply_code::precondition_failed,
-                      "invalid expiration '" + std::string(properties.expiration) +
-                          "': " + engine::parse_expiration(properties.expiration).error,
-                      amqp::basic_publish::id);
-  }
-  engine::message* msg = engine::message::create(_content.exchange, _content.routing_key, payload.subspan(12),
-                                                 header->body_size, traits);
+  // RabbitMQ names what is wrong with them only after the exchange checks.
+  _content.invalid.reset();
+  const auto refused = engine::publish_refusal(properties, traits, _connection.user(), [&] {
+    const auto user = _connection.host_ref().topology().find_user(_connection.user());
+    return user && user->has_tag("impersonator");
+  });
+  if (refused) _content.invalid = make_error(reply_code::precondition_failed, *refused, amqp::basic_publish::id);
+  // A BCC header routes the message but leaves it before anyone sees it.
+  const auto kept = traits.header_routes && !refused
+                        ? engine::take_out_bcc(properties, payload.subspan(12), _content.without_bcc)
+                        : engine::kept_properties{payload.subspan(12), {}};
+  engine::message* msg = engine::message::create(_content.exchange, _content.routing_key, kept.properties,
+                                                 header->body_size, traits, kept.bcc);
   if (msg == nullptr) return make_error(reply_code::resource_error, "out of memory");
   _content.msg = engine::message_ref{msg};
   _content.state = content_state::body;
@@ -434,9 +439,10 @@ channel::method_result channel::publish_complete() {
                                                       _connection.vhost() + "'",
                       amqp::basic_publish::id);
   }
+  if (_content.invalid) return std::exchange(_content.invalid, std::nullopt);
   _connection.note_publish();
   _route_scratch.clear();
-  replica.route(_connection.vhost(), exchange, _content.routing_key, *msg, _route_scratch);
+  replica.route(_connection.vhost(), *msg, _route_scratch);
 
   if (_route_scratch.empty() && _content.mandatory) {
     write_method(amqp::basic_return{static_cast<std::uint16_t>(reply_code::no_route), "NO_ROUTE", exchange,

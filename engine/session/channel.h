@@ -161,6 +161,10 @@ class channel {
     std::string routing_key;
     bool mandatory = false;
     engine::message_ref msg;
+    // What is wrong with its properties (user_id, expiration, CC/BCC): RabbitMQ says so only
+    // after the exchange checks, once the content is in.
+    std::optional<protocol_error> invalid;
+    std::vector<std::byte> without_bcc;  // its properties re-encoded when BCC is taken out
   } _content;
 
   std::uint16_t _prefetch = 0;  // for consumers started from now on

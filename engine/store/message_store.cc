@@ -19,13 +19,24 @@ std::error_code last_error() noexcept { return {errno, std::system_category()}; 
 
 }  // namespace
 
-message_ref to_message(const publish_fields& f) {
+message_traits traits_of(const publish_fields& f) {
   // Recovery is not the message path: the properties are decoded again for priority and TTL.
   message_traits traits;
   if (auto p = amqp::decode_properties(f.properties)) traits = message_traits::of(*p);
   traits.persistent = true;
-  message_ref m(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), traits));
-  if (m) m->append_body(f.body);
+  return traits;
+}
+
+std::int64_t published_at(const publish_fields& f) {
+  // Not kept (no TTL applied when it was stored): from now on.
+  return f.published_ms != 0 ? turn_clock::from_unix_ms(f.published_ms) : turn_clock::now();
+}
+
+message_ref to_message(const publish_fields& f) {
+  message_ref m(message::create(f.exchange, f.routing_key, f.properties, f.body.size(), traits_of(f), f.bcc));
+  if (!m) return m;
+  m->append_body(f.body);
+  m->set_published_at(published_at(f));
   return m;
 }
 
@@ -103,8 +114,9 @@ message_store::chunk* message_store::room_for(std::size_t bytes, std::uint32_t r
   return &c;
 }
 
-disk_location message_store::append_publish(std::uint32_t ref, std::uint64_t seq, const message& m) {
-  return append_publish(ref, publish_fields{ref, seq, m.exchange(), m.routing_key(), m.properties(), m.body()});
+disk_location message_store::append_publish(std::uint32_t ref, std::uint64_t seq, const message& m, bool timed) {
+  return append_publish(ref, publish_fields{ref, seq, m.exchange(), m.routing_key(), m.properties(), m.body(),
+                                            m.bcc().bytes(), timed ? turn_clock::to_unix_ms(m.published_at()) : 0});
 }
 
 disk_location message_store::append_publish(std::uint32_t ref, const publish_fields& f) {

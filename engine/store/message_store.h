@@ -32,6 +32,10 @@ namespace haremq::engine::store {
 
 // A stored message's record as a (persistent) message again; nullptr when memory is exhausted.
 message_ref to_message(const publish_fields& f);
+// What a stored message's properties say (priority, TTL, header routes), without making it.
+message_traits traits_of(const publish_fields& f);
+// When a stored message was published, on this process's turn clock (now if not kept).
+std::int64_t published_at(const publish_fields& f);
 
 // Where a stored message's record starts. Segment 0: not stored.
 struct disk_location {
@@ -76,7 +80,9 @@ class message_store {
   // Appends a message's record for queue `ref`. Its location is readable once is_written().
   // Empty when there is no segment to append to (open() failed or was not called): the
   // message is not stored, and failing() is set.
-  disk_location append_publish(std::uint32_t ref, std::uint64_t seq, const message& m);
+  // `timed`: a time to live applies to it (its own or its queue's): its publish time is kept,
+  // so that after a restart it expires when it would have.
+  disk_location append_publish(std::uint32_t ref, std::uint64_t seq, const message& m, bool timed = false);
   disk_location append_publish(std::uint32_t ref, const publish_fields& f);
   void append_range(record_type type, std::uint32_t ref, std::uint64_t first, std::uint32_t count);
   // The message at `loc` is gone from its queue (acked, rejected, purged, queue deleted).

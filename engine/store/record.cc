@@ -12,6 +12,14 @@ namespace {
 
 constexpr std::size_t short_string_size(std::string_view s) noexcept { return 1 + s.size(); }
 
+// The optional parts of a publish record (see publish_fields).
+enum class publish_part : std::uint8_t { bcc = 1, published_ms = 2 };
+constexpr std::size_t part_header_size = 1 + 4;
+
+std::size_t parts_size(const publish_fields& f) noexcept {
+  return (f.bcc.empty() ? 0 : part_header_size + f.bcc.size()) + (f.published_ms == 0 ? 0 : part_header_size + 8);
+}
+
 std::uint32_t checksum(const std::byte* length_and_payload, std::size_t n) noexcept {
   return static_cast<std::uint32_t>(XXH3_64bits(length_and_payload, n));
 }
@@ -45,7 +53,7 @@ void append_record(std::vector<std::byte>& out, const queue_fields& f) {
 
 std::size_t record_size(const publish_fields& f) noexcept {
   return record_header_size + 1 + 4 + 8 + short_string_size(f.exchange) + short_string_size(f.routing_key) + 4 +
-         f.properties.size() + 8 + f.body.size();
+         f.properties.size() + 8 + f.body.size() + parts_size(f);
 }
 
 void append_record(std::vector<std::byte>& out, const publish_fields& f) {
@@ -59,6 +67,16 @@ void append_record(std::vector<std::byte>& out, const publish_fields& f) {
     w.bytes(f.properties);
     w.u64(f.body.size());
     w.bytes(f.body);
+    if (!f.bcc.empty()) {
+      w.u8(static_cast<std::uint8_t>(publish_part::bcc));
+      w.u32(static_cast<std::uint32_t>(f.bcc.size()));
+      w.bytes(f.bcc);
+    }
+    if (f.published_ms != 0) {
+      w.u8(static_cast<std::uint8_t>(publish_part::published_ms));
+      w.u32(8);
+      w.u64(static_cast<std::uint64_t>(f.published_ms));
+    }
   });
 }
 
@@ -107,6 +125,8 @@ bool decode(amqp::bytes_view fields, queue_fields& out) noexcept {
 
 bool decode(amqp::bytes_view fields, publish_fields& out) noexcept {
   amqp::byte_reader r(fields);
+  out.bcc = {};
+  out.published_ms = 0;
   out.ref = r.u32();
   out.seq = r.u64();
   out.exchange = r.short_string();
@@ -115,7 +135,20 @@ bool decode(amqp::bytes_view fields, publish_fields& out) noexcept {
   const std::uint64_t body = r.u64();
   if (body > r.remaining()) return false;
   out.body = r.bytes(static_cast<std::size_t>(body));
-  return r.ok() && r.remaining() == 0;
+  while (r.ok() && r.remaining() > 0) {
+    const auto tag = static_cast<publish_part>(r.u8());
+    const std::uint32_t size = r.u32();
+    if (size > r.remaining()) return false;
+    const amqp::bytes_view part = r.bytes(size);
+    if (tag == publish_part::bcc) {
+      out.bcc = part;
+    } else if (tag == publish_part::published_ms) {
+      if (size != 8) return false;
+      amqp::byte_reader t(part);
+      out.published_ms = static_cast<std::int64_t>(t.u64());
+    }
+  }
+  return r.ok();
 }
 
 bool decode(amqp::bytes_view fields, range_fields& out) noexcept {

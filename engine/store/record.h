@@ -33,6 +33,9 @@ struct queue_fields {
   std::string_view name;
 };
 
+// After the body, optional tagged parts (tag u8, length u32, bytes), each written only when
+// it has something to say; a reader skips tags it does not know, and records without them
+// (written before they existed) read as before.
 struct publish_fields {
   std::uint32_t ref = 0;
   std::uint64_t seq = 0;  // the queue's publish order
@@ -40,6 +43,8 @@ struct publish_fields {
   std::string_view routing_key;
   amqp::bytes_view properties;  // the content header's flags and list, as on the wire
   amqp::bytes_view body;
+  amqp::bytes_view bcc;            // tag 1: the BCC header's array content (header_routes.h)
+  std::int64_t published_ms = 0;   // tag 2: when it was published, Unix ms (its TTL counts from then); 0: not kept
 };
 
 // ack and delivered: `count` messages of the queue from seq `first` on.

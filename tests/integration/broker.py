@@ -116,9 +116,10 @@ class Broker:
         self._close_files()
         return 'timeout' if timed_out else 'exited'
 
-    def restart(self, kill=False, extra=()):
+    def restart(self, kill=False, extra=(), down_for=0.0):
         """Stops the broker -- SIGTERM (it must exit 0) or, with kill=True, SIGKILL at once (a
-        crash) -- and starts it again on the same data directory and port, with `extra` args."""
+        crash) -- and starts it again on the same data directory and port, with `extra` args,
+        after `down_for` seconds."""
         if self.external:
             raise unittest.SkipTest('restarts need a HareMQ started by the suite')
         if kill:
@@ -129,6 +130,7 @@ class Broker:
             problem = self._terminate()
         if problem:
             raise BrokerError('%s\n%s' % (problem, self.stderr()))
+        time.sleep(down_for)
         problem = self._launch(os.environ['HAREMQ_BIN'], extra)
         if problem is not None:
             raise BrokerError('haremq did not come back after a restart (%s)\n%s' % (problem, self.stderr()))

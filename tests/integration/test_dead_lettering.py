@@ -215,7 +215,6 @@ class Reasons(Base):
         self.ch.queue_bind(queue=sink, exchange=dlx, routing_key=key)
         return dlx, sink
 
-    @unittest.skipUnless(EXTERNAL, 'HareMQ does not route by CC/BCC headers (sender-selected distribution) yet')
     def test_reject_keeps_every_property_and_adds_x_death(self):
         dlx, sink = self.dlx_and_sink('topic', '#')
         src = self.queue('src', {'x-dead-letter-exchange': dlx})
@@ -239,7 +238,6 @@ class Reasons(Base):
                                 others={'CC': ['cc1'], 'h1': 'v', 'n': 5})
         self.assertEqual(broker.get_all(self.ch, sink), [])  # one copy, though two keys matched '#'
 
-    @unittest.skipUnless(EXTERNAL, 'HareMQ does not route by CC/BCC headers (sender-selected distribution) yet')
     def test_cc_bcc_and_dead_letter_routing_key(self):
         dlx = self.exchange('dlx', 'direct')
         sinks = {}

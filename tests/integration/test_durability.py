@@ -6,7 +6,8 @@ queues and transient messages are gone; persistent messages in durable queues ar
 order, the delivered-but-unacked ones as ready. After a clean stop only those come back with
 redelivered=true; after a crash every recovered message does (RabbitMQ 3.10 measured both).
 Acked, purged and deleted messages stay gone; a queue deleted and declared again starts empty.
-Every message confirmed before a SIGKILL is there afterwards. A backlog larger than the queue's
+Every message confirmed before a SIGKILL is there afterwards. Message TTLs (the queue's and a
+message's own) count from the publish across a restart; BCC keys survive it. A backlog larger than the queue's
 resident head is read back from disk in order, across a restart too. A RabbitMQ definitions
 export is imported with --definitions and exported with --export-definitions; a data directory
 in use by another broker, or unusable, is refused with a clear message.
@@ -17,6 +18,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 import pika
@@ -45,8 +47,8 @@ def drain(ch, queue):
 class Durability(broker.BrokerTestCase):
     timeout = 120
 
-    def restart(self, kill=False, extra=()):
-        broker.current().restart(kill=kill, extra=extra)
+    def restart(self, kill=False, extra=(), down_for=0.0):
+        broker.current().restart(kill=kill, extra=extra, down_for=down_for)
 
     def channel(self):
         ch = self.pika_connection().channel()
@@ -173,6 +175,35 @@ class Durability(broker.BrokerTestCase):
         for n, (b, redelivered) in enumerate(got):
             self.assertEqual(b, body(count // 2 + n))
             self.assertFalse(redelivered)
+
+    def test_time_to_live_counts_across_a_restart_and_bcc_keys_survive(self):
+        ch = self.channel()
+        ttl_q, own_q, dl_q, sink, dlx = (broker.unique(p) for p in ('ttlq', 'ownq', 'dlq', 'sink', 'dlx'))
+        ch.queue_declare(ttl_q, durable=True, arguments={'x-message-ttl': 2000})
+        ch.queue_declare(own_q, durable=True)
+        ch.exchange_declare(dlx, 'direct', durable=True)
+        ch.queue_declare(sink, durable=True)
+        ch.queue_bind(sink, dlx, 'bcc-key')
+        ch.queue_declare(dl_q, durable=True, arguments={'x-dead-letter-exchange': dlx})
+        ch.basic_publish('', ttl_q, b'queue-ttl', PERSISTENT)
+        ch.basic_publish('', own_q, b'own-ttl', pika.BasicProperties(delivery_mode=2, expiration='2000'))
+        ch.basic_publish('', own_q, b'no-ttl', PERSISTENT)
+        ch.basic_publish('', dl_q, b'bcc', pika.BasicProperties(delivery_mode=2, headers={'BCC': ['bcc-key']}))
+        published = time.monotonic()
+        # Down until the TTLs are over: they count from the publish, not from the restart (as
+        # in RabbitMQ, whose queue index keeps each message's expiry).
+        self.restart(down_for=max(0.0, 2.5 - (time.monotonic() - published)))
+        ch = self.channel()
+        self.assertEqual(drain(ch, ttl_q), [])
+        self.assertEqual(drain(ch, own_q), [(b'no-ttl', False)])
+        # A dead letter is routed by its BCC keys again, after the restart too.
+        m, _p, _b = ch.basic_get(dl_q)
+        ch.basic_reject(m.delivery_tag, requeue=False)
+        deadline = time.monotonic() + 5
+        got = []
+        while not got and time.monotonic() < deadline:
+            got = drain(ch, sink)
+        self.assertEqual(got, [(b'bcc', False)])
 
     def test_definitions_import_export_and_restart(self):
         self.restart(extra=['--definitions', RABBITMQ_EXPORT])

@@ -4,10 +4,17 @@ Covers: declare / passive declare / delete (idempotent), delete if-unused (406 t
 counts as "used"), exchange-to-exchange bindings and exchange.unbind, the headers exchange
 (x-match all / any / default, invalid x-match 406), the amq.* exchanges and their types, the
 reserved amq. prefix (403), the default exchange's 403s, an unknown type (503 connection
-close), redeclaring with a different type / durable / auto_delete / arguments (406 texts).
+close), redeclaring with a different type / durable / auto_delete / arguments (406 texts);
+sender-selected distribution: CC and BCC headers route by more keys (direct, topic, default
+exchange, one copy per queue, non-strings skipped), BCC taken out of what consumers and
+mandatory returns see, CC or BCC that is not an array (406 texts, after the exchange check);
+the user_id property checked against the login (406), an impersonator may set another's.
 Not yet: alternate-exchange routing, internal exchanges, x-match all-with-x / any-with-x.
 """
+import base64
+import json
 import unittest
+import urllib.request
 
 import pika
 
@@ -238,6 +245,139 @@ class Headers(Base):
         self.closed(lambda ch: ch.queue_bind(queue=q, exchange='amq.headers', arguments={'x-match': 'some'}), 406,
                     'PRECONDITION_FAILED - Invalid x-match field value <<"some">>; '
                     'expected all, any, all-with-x, or any-with-x')
+
+
+def headers_of(ch, queue):
+    """(routing key, body, headers) of every message in the queue."""
+    out = []
+    while True:
+        m, p, b = ch.basic_get(queue=queue, auto_ack=True)
+        if m is None:
+            return out
+        out.append((m.routing_key, b, p.headers))
+
+
+class SenderSelected(Base):
+    """CC and BCC headers, as RabbitMQ 3.10.8 treats them (each case checked against it)."""
+
+    def keyed_queues(self, ex, keys):
+        queues = {}
+        for key in keys:
+            queues[key] = self.queue()
+            self.ch.queue_bind(queue=queues[key], exchange=ex, routing_key=key)
+        return queues
+
+    def test_cc_and_bcc_route_by_more_keys_and_bcc_is_taken_out(self):
+        ex = self.exchange('cc', 'direct')
+        queues = self.keyed_queues(ex, ['rk', 'cc1', 'cc2', 'bcc1', 'other'])
+        both = self.queue()  # bound by two of the keys: still one copy
+        self.ch.queue_bind(queue=both, exchange=ex, routing_key='rk')
+        self.ch.queue_bind(queue=both, exchange=ex, routing_key='cc1')
+        self.ch.confirm_delivery()
+        self.ch.basic_publish(ex, 'rk', b'1', pika.BasicProperties(
+            headers={'CC': ['cc1', 'cc2'], 'BCC': ['bcc1'], 'x': 1}))
+        seen = ('rk', b'1', {'CC': ['cc1', 'cc2'], 'x': 1})
+        for key in ('rk', 'cc1', 'cc2', 'bcc1'):
+            self.assertEqual(headers_of(self.ch, queues[key]), [seen], key)
+        self.assertEqual(headers_of(self.ch, queues['other']), [])
+        self.assertEqual(headers_of(self.ch, both), [seen])
+
+    def test_topic_patterns_match_each_key_and_non_strings_are_skipped(self):
+        ex = self.exchange('cct', 'topic')
+        queues = self.keyed_queues(ex, ['rk', 'a.*', 'bcc.#', '5'])
+        self.ch.confirm_delivery()
+        self.ch.basic_publish(ex, 'rk', b'2', pika.BasicProperties(headers={'CC': ['a.b', 5], 'BCC': ['bcc.x.y']}))
+        seen = [('rk', b'2', {'CC': ['a.b', 5]})]
+        for key in ('rk', 'a.*', 'bcc.#'):
+            self.assertEqual(headers_of(self.ch, queues[key]), seen, key)
+        self.assertEqual(headers_of(self.ch, queues['5']), [])
+
+    def test_default_exchange_and_empty_bcc(self):
+        q1, q2 = self.queue(), self.queue()
+        self.ch.confirm_delivery()
+        # An empty BCC routes nowhere more and is taken out all the same; lower-case cc is a plain header.
+        self.ch.basic_publish('', q1, b'3', pika.BasicProperties(headers={'CC': [q2], 'BCC': [], 'cc': [q2]}))
+        self.assertEqual(headers_of(self.ch, q1), [(q1, b'3', {'CC': [q2], 'cc': [q2]})])
+        self.assertEqual(headers_of(self.ch, q2), [(q1, b'3', {'CC': [q2], 'cc': [q2]})])
+
+    def test_a_mandatory_return_has_no_bcc_and_bcc_alone_can_route(self):
+        ex = self.exchange('ccm', 'direct')
+        queues = self.keyed_queues(ex, ['only-bcc'])
+        returned = []
+        self.ch.add_on_return_callback(lambda _ch, m, p, b: returned.append((m.reply_code, m.routing_key, p.headers)))
+        self.ch.confirm_delivery()
+        self.ch.basic_publish(ex, 'nowhere', b'4', pika.BasicProperties(headers={'BCC': ['only-bcc']}), mandatory=True)
+        self.assertEqual(headers_of(self.ch, queues['only-bcc']), [('nowhere', b'4', {})])
+        with self.assertRaises(pika.exceptions.UnroutableError):
+            self.ch.basic_publish(ex, 'nowhere', b'5', pika.BasicProperties(headers={'BCC': ['zzz'], 'CC': ['yyy']}),
+                                  mandatory=True)
+        self.conn.process_data_events(0.2)
+        self.assertEqual(returned, [(312, 'nowhere', {'CC': ['yyy']})])
+
+    def test_cc_or_bcc_that_is_not_an_array(self):
+        text = 'PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"%s",%s}'
+        cases = [({'CC': 'cc1'}, 'CC', 'longstr'), ({'BCC': 5}, 'BCC', 'signedint'), ({'CC': {'a': 1}}, 'CC', 'table'),
+                 ({'CC': ['ok'], 'BCC': 'x'}, 'BCC', 'longstr'), ({'CC': None}, 'CC', 'void'),
+                 ({'CC': True, 'BCC': 'x'}, 'CC', 'bool')]
+        for headers, name, kind in cases:
+            def publish(ch, headers=headers):
+                ch.basic_publish('amq.direct', 'rk', b'x', pika.BasicProperties(headers=headers))
+                ch.queue_declare(queue='', exclusive=True)  # a round trip: the close comes first
+            self.closed(publish, 406, text % (name, kind))
+
+    def test_a_missing_exchange_is_named_before_the_headers(self):
+        missing = broker.unique('missing')
+        def publish(ch):
+            ch.basic_publish(missing, 'rk', b'x', pika.BasicProperties(headers={'CC': 'x'}, expiration='bad'))
+            ch.queue_declare(queue='', exclusive=True)
+        self.closed(publish, 404, NO_EX % missing)
+
+
+def api_request(method, path, body=None):
+    request = urllib.request.Request('http://%s:%d%s' % (broker.HOST, broker.http_port(), path), method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={'content-type': 'application/json',
+                                              'authorization': 'Basic ' + base64.b64encode(b'guest:guest').decode()})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
+def api_put(path, body):
+    return api_request('PUT', path, body)
+
+
+def api_delete(path):
+    return api_request('DELETE', path)
+
+
+class UserId(Base):
+    TEXT = "PRECONDITION_FAILED - user_id property set to '%s' but authenticated user was '%s'"
+
+    def publish(self, ch, props):
+        ch.basic_publish('amq.direct', 'rk', b'x', props)
+        ch.queue_declare(queue='', exclusive=True)  # a round trip: the close comes first
+
+    def test_user_id_must_be_the_login_and_is_checked_first(self):
+        self.publish(self.conn.channel(), pika.BasicProperties(user_id='guest'))  # the login's own: fine
+        self.closed(lambda ch: self.publish(ch, pika.BasicProperties(user_id='bob')), 406, self.TEXT % ('bob', 'guest'))
+        # before the expiration and the CC header
+        self.closed(lambda ch: self.publish(ch, pika.BasicProperties(user_id='bob', expiration='x', headers={'CC': 1})),
+                    406, self.TEXT % ('bob', 'guest'))
+        self.closed(lambda ch: self.publish(ch, pika.BasicProperties(expiration='x', headers={'CC': 1})),
+                    406, "PRECONDITION_FAILED - invalid expiration 'x': no_integer")
+
+    def test_an_impersonator_may_publish_as_another(self):
+        user = broker.unique('imp')
+        api_put('/api/users/' + user, {'password': 'pw', 'tags': 'impersonator'})
+        self.addCleanup(api_delete, '/api/users/' + user)
+        api_put('/api/permissions/%2F/' + user, {'configure': '.*', 'write': '.*', 'read': '.*'})
+        conn = self.pika_connection(credentials=pika.PlainCredentials(user, 'pw'))
+        ch = conn.channel()
+        q = ch.queue_declare(queue='', exclusive=True).method.queue
+        ch.confirm_delivery()
+        ch.basic_publish('', q, b'x', pika.BasicProperties(user_id='someone-else'))
+        m, p, _ = ch.basic_get(queue=q, auto_ack=True)
+        self.assertEqual(p.user_id, 'someone-else')
 
 
 if __name__ == '__main__':

@@ -1223,6 +1223,32 @@ class Writes(FieldsCase):
         conn = self.pika_connection()
         self.assertEqual(conn.channel().queue_declare('q3', passive=True).method.message_count, 0)
 
+    def test_publish_refusals_and_cc_bcc(self):
+        # RabbitMQ 3.10.8's answers to these, taken by hand: what the channel refuses, the API
+        # refuses with 400 and the channel's text; CC and BCC route as over AMQP.
+        for name in ('hq1', 'hq2'):
+            self.assertIn(api('PUT', '/api/queues/%2F/' + name, body={}).status, (201, 204))
+            self.addCleanup(api, 'DELETE', '/api/queues/%2F/' + name)
+        def publish(routing_key, properties):
+            r = api('POST', '/api/exchanges/%2F/amq.default/publish',
+                    body={'routing_key': routing_key, 'payload': 'x', 'payload_encoding': 'string',
+                          'properties': properties})
+            return r.status, r.json()
+        self.assertEqual(publish('hq1', {'headers': {'CC': 'hq2'}}),
+                         (400, {'error': 'bad_request', 'reason': '406 PRECONDITION_FAILED - invalid message: '
+                                '{unacceptable_type_in_header,"CC",longstr}'}))
+        self.assertEqual(publish('hq1', {'user_id': 'bob'}),
+                         (400, {'error': 'bad_request', 'reason': "406 PRECONDITION_FAILED - user_id property set to "
+                                "'bob' but authenticated user was 'guest'"}))
+        self.assertEqual(publish('hq1', {'expiration': 'x'}),
+                         (400, {'error': 'bad_request', 'reason': "406 PRECONDITION_FAILED - invalid expiration 'x': "
+                                "no_integer"}))
+        self.assertEqual(publish('hq1', {'headers': {'CC': ['hq2'], 'BCC': ['hq2']}}), (200, {'routed': True}))
+        self.assertEqual(publish('nope', {'headers': {'BCC': ['hq2']}}), (200, {'routed': True}))
+        r = api('POST', '/api/queues/%2F/hq2/get', body={'count': 5, 'ackmode': 'ack_requeue_false', 'encoding': 'auto'})
+        self.assertEqual([(m['routing_key'], m['properties']) for m in r.json()],
+                         [('hq1', {'headers': {'CC': ['hq2']}}), ('nope', {'headers': {}})])
+
     def test_delete_if_empty_and_if_unused(self):
         self.make_ex2_q3()
         self.assertEqual(api('POST', '/api/bindings/%2F/e/ex2/q/q3', body={'routing_key': 'rk'}).status, 201)

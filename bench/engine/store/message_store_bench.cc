@@ -87,7 +87,7 @@ void BM_Record_Read(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   const std::vector<std::byte> body(size, std::byte{'x'});
   std::vector<std::byte> framed;
-  append_record(framed, publish_fields{1, 42, "", "bench-queue", {}, body});
+  append_record(framed, publish_fields{1, 42, "", "bench-queue", {}, body, {}, 0});
   for (auto _ : state) {
     record_view r;
     publish_fields f;

@@ -5,7 +5,8 @@
 // only written messages past queue::resident_messages (coming back for those written later,
 // also behind a transient one), and dispatch reading them back in order and intact (and
 // dropping one that cannot be read); the byte count of paged-out messages expiring behind
-// others; restore() then dispatch, beyond the
+// others; restored messages expiring when they would have without the restart, and their
+// BCC keys; restore() then dispatch, beyond the
 // resident head too; log_deliveries marking unacked and requeued messages delivered. Through a
 // shard: a publisher's receipt waiting for the batch that holds its message (and the later
 // ones of its channel behind it), recover() with all_delivered, paging after store_progressed.
@@ -29,6 +30,8 @@
 #include "engine/store/message_store.h"
 #include "engine/store/recovery.h"
 #include "engine/topology.h"
+#include "net/amqp/byte_writer.h"
+#include "net/amqp/properties.h"
 #include "tests/engine/store/store_test_support.h"
 
 namespace haremq::engine {
@@ -447,6 +450,67 @@ TEST_F(DurableQueueTest, APagedOutMessageThatCannotBeReadIsDroppedAndAcked) {
   }
   EXPECT_EQ(q->ready_count(), 0u);
   EXPECT_EQ(store->live_messages(), n - 1);  // the dropped one was released
+}
+
+TEST_F(DurableQueueTest, RestoredMessagesExpireWhenTheyWouldHaveWithoutTheRestart) {
+  // Messages with a TTL keep their publish time in the log: after a restart they expire at
+  // the same moment, in the resident head or past it (paged out at once), and a BCC key
+  // outlives the restart too.
+  turn_clock::current_ns = 5'000'000'000;
+  auto with_expiration = [](std::string_view ttl, std::vector<std::byte>& buffer) {
+    amqp::basic_properties p;
+    p.set(amqp::property::delivery_mode);
+    p.delivery_mode = 2;
+    p.set(amqp::property::expiration);
+    p.expiration = ttl;
+    buffer.resize(256);
+    amqp::byte_writer w{buffer};
+    amqp::write_properties(w, p);
+    buffer.resize(w.position());
+    return amqp::bytes_view(buffer);
+  };
+  std::vector<std::byte> short_ttl, long_ttl;
+  with_expiration("1000", short_ttl);
+  with_expiration("100000", long_ttl);
+  const std::string bcc("S\0\0\0\4bcc1", 9);
+  const std::size_t n = queue::resident_messages + 20;
+  {
+    auto q = durable_queue("q", 1);
+    for (std::size_t i = 1; i <= n; ++i) {
+      // Message 1 and messages past the head but the last 5 die after 1 s; the last 5 live long.
+      const bool dies = i == 1 || (i > queue::resident_messages && i <= n - 5);
+      const bool timed = dies || i > n - 5;
+      const std::string body = body_for("q", i);
+      message* m = message::create("amq.direct", "rk", timed ? (dies ? amqp::bytes_view(short_ttl) : amqp::bytes_view(long_ttl))
+                                                             : amqp::as_bytes(properties),
+                                   body.size(), message_traits{.persistent = true, .ttl_ms = timed ? (dies ? 1000 : 100000) : -1},
+                                   i == n ? amqp::as_bytes(bcc) : amqp::bytes_view{});
+      ASSERT_TRUE(m->append_body(amqp::as_bytes(body)));
+      q->enqueue(message_ref{m}, sink);
+    }
+  }
+  auto r = restart();
+  const store::recovered_queue* found = find_queue(r, "/", "q");
+  ASSERT_NE(found, nullptr);
+  ASSERT_EQ(found->messages.size(), n);
+  turn_clock::current_ns += 2'000'000'000;  // the broker was down for 2 s
+  auto q = durable_queue("q", found->incarnation);
+  for (const auto& m : found->messages) q->restore(r.fields(m), m.delivered);
+  ASSERT_TRUE(store->flush_blocking());  // as recovery does: the paged-out part can be read
+  EXPECT_EQ(q->ready_count(), n);
+  q->run_timers(turn_clock::now(), sink);
+  const std::size_t left = n - 1 - (n - 5 - queue::resident_messages);
+  EXPECT_EQ(q->ready_count(), left);
+  ASSERT_FALSE(q->add_consumer(consumer(1, 0)));
+  q->dispatch(sink);
+  ASSERT_EQ(sink.got.size(), left);
+  EXPECT_EQ(body_of(sink.got.front().msg), body_for("q", 2));
+  EXPECT_EQ(body_of(sink.got[queue::resident_messages - 1].msg), body_for("q", n - 4));
+  const message& last = *sink.got.back().msg;
+  EXPECT_EQ(body_of(sink.got.back().msg), body_for("q", n));
+  EXPECT_TRUE(last.header_routes());
+  EXPECT_EQ(text(last.bcc().bytes()), bcc);
+  turn_clock::current_ns = 0;
 }
 
 TEST_F(DurableQueueTest, RestoredMessagesAreDispatchedWithTheirFieldsAndDeliveredMarks) {

@@ -122,7 +122,7 @@ TEST_F(MessageStoreTest, OneWriteCarriesAWholeBatch) {
   std::vector<disk_location> locs;
   for (std::uint64_t seq = 1; seq <= 20; ++seq) {
     const auto m = make_message(body_for("q", seq, 100));
-    expected += record_size(publish_fields{q, seq, m->exchange(), m->routing_key(), m->properties(), m->body()});
+    expected += record_size(publish_fields{q, seq, m->exchange(), m->routing_key(), m->properties(), m->body(), {}, 0});
     locs.push_back(store.append_publish(q, seq, *m));
   }
   store.append_range(record_type::ack, q, 1, 5);
@@ -306,7 +306,7 @@ TEST_F(MessageStoreTest, SegmentsRollAtSegmentSize) {
   std::size_t record = 0;
   for (std::uint64_t seq = 1; seq <= 30; ++seq) {
     const auto m = make_message(body_for("q", seq, 950));
-    record = record_size(publish_fields{q, seq, m->exchange(), m->routing_key(), m->properties(), m->body()});
+    record = record_size(publish_fields{q, seq, m->exchange(), m->routing_key(), m->properties(), m->body(), {}, 0});
     (void)store.append_publish(q, seq, *m);
     if (seq % 7 == 0) store.flush();
   }
@@ -462,7 +462,7 @@ TEST_F(MessageStoreTest, ReadReturnsTheStoredMessageIntact) {
   test_store store(directory, writer);
   const auto q = store.attach_queue("/", "q", 1);
   // Sizes around the 4096 bytes of the first read, a large one, and empty strings.
-  const std::size_t empty_record = record_size(publish_fields{q, 1, "amq.topic", "a.b", amqp::as_bytes(properties), {}});
+  const std::size_t empty_record = record_size(publish_fields{q, 1, "amq.topic", "a.b", amqp::as_bytes(properties), {}, {}, 0});
   struct sample {
     std::string exchange;
     std::string key;

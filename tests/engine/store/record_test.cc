@@ -3,7 +3,8 @@
 // buffer; a flipped byte anywhere (checksum mismatch -> corrupt, or torn when it grows the
 // length); a zero length (-> corrupt); an empty buffer (-> end); every truncation of a record
 // and of a run of records (-> torn, or end at a record boundary); framed_size; decoders that
-// reject fields with bytes missing or left over, or a body length past the end.
+// reject fields with bytes missing or left over, or a body length past the end; the optional
+// parts of a publish (BCC keys, publish time), and one of an unknown kind skipped.
 // Not yet: records whose length field exceeds 4 GiB (the framing caps a payload at u32);
 // fields of one type under another type's byte (the type byte alone tells them apart).
 #include "engine/store/record.h"
@@ -77,17 +78,42 @@ void expect_publish_round_trip(const publish_fields& in) {
   EXPECT_EQ(out.routing_key, in.routing_key);
   EXPECT_EQ(text(out.properties), text(in.properties));
   EXPECT_EQ(text(out.body), text(in.body));
+  EXPECT_EQ(text(out.bcc), text(in.bcc));
+  EXPECT_EQ(out.published_ms, in.published_ms);
 }
 
 TEST(Record, PublishRoundTrips) {
   const std::string body = "hello\0world" + std::string(1, '\0');
   const publish_fields in{7, 42, "amq.direct", "orders.created", amqp::as_bytes(binary_properties),
-                          amqp::as_bytes(body)};
+                          amqp::as_bytes(body), {}, 0};
   expect_publish_round_trip(in);
 }
 
+TEST(Record, PublishWithBccKeysAndPublishTimeRoundTrips) {
+  // A BCC array of two strings ("bcc1", "b2") and a publish time: the optional parts.
+  const std::string bcc("S\0\0\0\4bcc1S\0\0\0\2b2", 16);
+  const std::string body = "body";
+  const publish_fields in{7, 42, "x", "rk", amqp::as_bytes(binary_properties), amqp::as_bytes(body),
+                          amqp::as_bytes(bcc), 1'765'000'000'123};
+  expect_publish_round_trip(in);
+  // Each part alone, and a part of a kind this version does not know, which is skipped.
+  expect_publish_round_trip(publish_fields{1, 2, "", "q", {}, amqp::as_bytes(body), amqp::as_bytes(bcc), 0});
+  expect_publish_round_trip(publish_fields{1, 2, "", "q", {}, amqp::as_bytes(body), {}, 5});
+  auto bytes = framed(publish_fields{1, 2, "", "q", {}, amqp::as_bytes(body), {}, 5});
+  const std::string unknown_part("\x63\0\0\0\3abc", 8);
+  std::vector<std::byte> payload(bytes.begin() + record_header_size, bytes.end());
+  payload.insert(payload.end(), amqp::as_bytes(unknown_part).begin(), amqp::as_bytes(unknown_part).end());
+  publish_fields out;
+  ASSERT_TRUE(decode(amqp::bytes_view(payload).subspan(1), out));
+  EXPECT_EQ(out.published_ms, 5);
+  EXPECT_EQ(text(out.body), body);
+  // A part that says it is longer than what is left does not decode.
+  payload.pop_back();
+  EXPECT_FALSE(decode(amqp::bytes_view(payload).subspan(1), out));
+}
+
 TEST(Record, PublishWithEmptyFieldsRoundTrips) {
-  expect_publish_round_trip(publish_fields{1, 1, "", "", {}, {}});
+  expect_publish_round_trip(publish_fields{1, 1, "", "", {}, {}, {}, 0});
 }
 
 TEST(Record, PublishWithLongestNamesAndLargeBodyRoundTrips) {
@@ -96,7 +122,7 @@ TEST(Record, PublishWithLongestNamesAndLargeBodyRoundTrips) {
   std::string body(300000, '\0');
   for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 31 + 7);
   const publish_fields in{0xffffffffu, 0xfffffffffffffffeull, exchange, key, amqp::as_bytes(binary_properties),
-                          amqp::as_bytes(body)};
+                          amqp::as_bytes(body), {}, 0};
   expect_publish_round_trip(in);
 }
 
@@ -128,7 +154,7 @@ TEST(Record, RecordsAppendedToOneBufferAreReadBackInOrder) {
   std::vector<std::byte> buffer;
   append_record(buffer, queue_fields{1, 5, "/", "q"});
   const std::size_t after_queue = buffer.size();
-  append_record(buffer, publish_fields{1, 1, "x", "rk", {}, amqp::as_bytes(body)});
+  append_record(buffer, publish_fields{1, 1, "x", "rk", {}, amqp::as_bytes(body), {}, 0});
   append_record(buffer, record_type::ack, range_fields{1, 1, 1});
   append_record(buffer, record_type::delivered, range_fields{1, 2, 3});
   // Appending never touches what is already there.
@@ -166,7 +192,7 @@ TEST(Record, ZeroLengthIsCorruptNotARecordOrTheEnd) {
 
 TEST(Record, AFlippedPayloadOrChecksumByteIsCorrupt) {
   const std::string body = "0123456789";
-  const auto good = framed(publish_fields{2, 77, "ex", "key", amqp::as_bytes(binary_properties), amqp::as_bytes(body)});
+  const auto good = framed(publish_fields{2, 77, "ex", "key", amqp::as_bytes(binary_properties), amqp::as_bytes(body), {}, 0});
   for (std::size_t i = 0; i < good.size(); ++i) {
     if (i >= 4 && i < record_header_size) continue;  // the length: next test
     for (const unsigned mask : {0x01u, 0x80u, 0xffu}) {
@@ -196,7 +222,7 @@ TEST(Record, AFlippedLengthByteIsNeverARecord) {
 TEST(Record, EveryTruncationOfARecordIsTorn) {
   std::string body(600, 'b');
   const auto good = framed(publish_fields{4, 9, "amq.topic", "a.b.c", amqp::as_bytes(binary_properties),
-                                          amqp::as_bytes(body)});
+                                          amqp::as_bytes(body), {}, 0});
   record_view rec;
   EXPECT_EQ(read_record(amqp::bytes_view(good).first(0), rec), scan_status::end);
   for (std::size_t n = 1; n < good.size(); ++n) {
@@ -212,7 +238,7 @@ TEST(Record, ARunOfRecordsCutAnywhereYieldsTheWholeOnesThenTornOrEnd) {
   append_record(buffer, queue_fields{1, 5, "/", "q"});
   ends.push_back(buffer.size());
   for (std::uint64_t seq = 1; seq <= 3; ++seq) {
-    append_record(buffer, publish_fields{1, seq, "", "q", {}, amqp::as_bytes(body)});
+    append_record(buffer, publish_fields{1, seq, "", "q", {}, amqp::as_bytes(body), {}, 0});
     ends.push_back(buffer.size());
   }
   append_record(buffer, record_type::ack, range_fields{1, 1, 2});
@@ -250,7 +276,7 @@ TEST(Record, FramedSizeReadsTheLengthFromTheHeader) {
 
 TEST(Record, DecodersRejectFieldsWithBytesMissingOrLeftOver) {
   const std::string body = "xyz";
-  const auto publish = framed(publish_fields{1, 2, "e", "k", amqp::as_bytes(binary_properties), amqp::as_bytes(body)});
+  const auto publish = framed(publish_fields{1, 2, "e", "k", amqp::as_bytes(binary_properties), amqp::as_bytes(body), {}, 0});
   const auto queue = framed(queue_fields{1, 2, "/", "q"});
   const auto ack = framed(record_type::ack, range_fields{1, 2, 3});
   auto fields_of = [](const std::vector<std::byte>& r) {
@@ -263,7 +289,7 @@ TEST(Record, DecodersRejectFieldsWithBytesMissingOrLeftOver) {
 
 TEST(Record, ABodyLengthPastTheFieldsIsRejected) {
   const std::string body = "0123456789";
-  auto record = framed(publish_fields{1, 2, "", "", {}, amqp::as_bytes(body)});
+  auto record = framed(publish_fields{1, 2, "", "", {}, amqp::as_bytes(body), {}, 0});
   // The body length is the u64 right before the body: claim one byte more than there is.
   std::byte* length = record.data() + record.size() - body.size() - 8;
   amqp::detail::store_be(length, std::uint64_t{body.size() + 1});

@@ -469,24 +469,24 @@ TEST_F(RecoveryTest, RecordsThatCheckButMakeNoSenseCutTheSegment) {
   // A publish whose ref no queue record of its segment names.
   std::vector<std::byte> orphan;
   append_record(orphan, queue_fields{1, 1, "/", "q"});
-  append_record(orphan, publish_fields{1, 1, "", "q", {}, amqp::as_bytes(body)});
+  append_record(orphan, publish_fields{1, 1, "", "q", {}, amqp::as_bytes(body), {}, 0});
   const std::size_t orphan_at = orphan.size();
-  append_record(orphan, publish_fields{2, 1, "", "q", {}, amqp::as_bytes(body)});
-  append_record(orphan, publish_fields{1, 2, "", "q", {}, amqp::as_bytes(body)});
+  append_record(orphan, publish_fields{2, 1, "", "q", {}, amqp::as_bytes(body), {}, 0});
+  append_record(orphan, publish_fields{1, 2, "", "q", {}, amqp::as_bytes(body), {}, 0});
   write_file(directory.file(1), orphan);
   // A record type nobody writes.
   std::vector<std::byte> unknown;
   append_record(unknown, queue_fields{1, 1, "/", "u"});
-  append_record(unknown, publish_fields{1, 1, "", "u", {}, amqp::as_bytes(body)});
+  append_record(unknown, publish_fields{1, 1, "", "u", {}, amqp::as_bytes(body), {}, 0});
   const std::size_t unknown_at = unknown.size();
   const auto odd = sealed_record({std::byte{9}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{1}});
   unknown.insert(unknown.end(), odd.begin(), odd.end());
-  append_record(unknown, publish_fields{1, 2, "", "u", {}, amqp::as_bytes(body)});
+  append_record(unknown, publish_fields{1, 2, "", "u", {}, amqp::as_bytes(body), {}, 0});
   write_file(directory.file(2), unknown);
   // An ack whose fields do not parse.
   std::vector<std::byte> short_ack;
   append_record(short_ack, queue_fields{1, 1, "/", "s"});
-  append_record(short_ack, publish_fields{1, 1, "", "s", {}, amqp::as_bytes(body)});
+  append_record(short_ack, publish_fields{1, 1, "", "s", {}, amqp::as_bytes(body), {}, 0});
   const std::size_t short_at = short_ack.size();
   const auto bad = sealed_record({std::byte{3}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{1}, std::byte{0}});
   short_ack.insert(short_ack.end(), bad.begin(), bad.end());
