@@ -42,20 +42,13 @@ expiration_parse parse_expiration(std::string_view text) noexcept {
   return r;
 }
 
-message_traits message_traits::of(const amqp::basic_properties& p) noexcept {
-  message_traits t;
-  t.persistent = p.has(amqp::property::delivery_mode) && p.delivery_mode == 2;
-  if (p.has(amqp::property::priority)) t.priority = p.priority;
-  if (p.has(amqp::property::expiration)) t.ttl_ms = parse_expiration(p.expiration).ttl_ms;
-  if (p.has(amqp::property::headers) && !p.headers.empty()) {
-    for (const auto& e : p.headers) {
-      if (e.name == "CC" || e.name == "BCC") {
-        t.header_routes = true;
-        break;
-      }
-    }
+std::int64_t message_traits::ttl_of(std::string_view expiration) noexcept { return parse_expiration(expiration).ttl_ms; }
+
+bool message_traits::has_header_routes(const amqp::field_table& headers) noexcept {
+  for (const auto& e : headers) {
+    if (e.name == "CC" || e.name == "BCC") return true;
   }
-  return t;
+  return false;
 }
 
 message* message::create(std::string_view exchange, std::string_view routing_key, amqp::bytes_view properties,

@@ -29,7 +29,18 @@ struct message_traits {
   std::int64_t ttl_ms = -1;  // the `expiration` property; -1: none
   bool header_routes = false;  // a CC or BCC header names more routing keys (header_routes.h)
 
-  static message_traits of(const amqp::basic_properties& p) noexcept;
+  static message_traits of(const amqp::basic_properties& p) noexcept {
+    message_traits t;
+    t.persistent = p.has(amqp::property::delivery_mode) && p.delivery_mode == 2;
+    if (p.has(amqp::property::priority)) t.priority = p.priority;
+    if (p.has(amqp::property::expiration)) [[unlikely]] t.ttl_ms = ttl_of(p.expiration);
+    if (p.has(amqp::property::headers) && !p.headers.empty()) t.header_routes = has_header_routes(p.headers);
+    return t;
+  }
+
+ private:
+  static std::int64_t ttl_of(std::string_view expiration) noexcept;
+  static bool has_header_routes(const amqp::field_table& headers) noexcept;
 };
 
 // The `expiration` property as RabbitMQ reads it (string:to_integer, then a range check): a

@@ -26,6 +26,7 @@ std::optional<std::string> publish_refusal(const amqp::basic_properties& p, cons
     return "user_id property set to '" + std::string(p.user_id) + "' but authenticated user was '" + std::string(user) +
            "'";
   }
+  if (!p.has(amqp::property::expiration) && !traits.header_routes) [[likely]] return std::nullopt;
   return property_refusal(p, traits);
 }
 

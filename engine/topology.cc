@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <random>
+#include <span>
 
 #include "engine/arguments.h"
 #include "engine/header_routes.h"
@@ -650,23 +651,36 @@ const queue_record* topology_replica::find_queue(std::string_view vhost, queue_i
 }
 
 const exchange_record* topology_replica::find_exchange(std::string_view vhost, std::string_view name) const {
+  const exchange_handle x = find_exchange_handle(vhost, name);
+  return x ? &x.record() : nullptr;
+}
+
+const exchange_record& topology_replica::exchange_handle::record() const noexcept { return _exchange->record; }
+
+topology_replica::exchange_handle topology_replica::find_exchange_handle(std::string_view vhost,
+                                                                         std::string_view name) const {
   const auto v = _vhosts.find(vhost);
-  if (v == _vhosts.end()) return nullptr;
+  if (v == _vhosts.end()) return {};
   const auto x = v->second.exchanges.find(name);
-  return x == v->second.exchanges.end() ? nullptr : &x->second.record;
+  return x == v->second.exchanges.end() ? exchange_handle{} : exchange_handle{&v->second, &x->second};
 }
 
 bool topology_replica::route(std::string_view vhost, const message& msg, std::vector<queue_target>& out) {
-  const auto v = _vhosts.find(vhost);
-  if (v == _vhosts.end()) return false;
-  const vhost_view& view = v->second;
+  const exchange_handle from = find_exchange_handle(vhost, msg.exchange());
+  if (!from) return false;
+  route(from, msg, out);
+  return true;
+}
+
+void topology_replica::route(exchange_handle from, const message& msg, std::vector<queue_target>& out) {
+  const vhost_view& view = *from._vhost;
   const std::string_view exchange = msg.exchange();
-  const auto x = view.exchanges.find(exchange);
-  if (x == view.exchanges.end()) return false;
-  if (msg.header_routes()) {
+  // Most messages have one key; CC and BCC headers add more.
+  const std::string_view own_key = msg.routing_key();
+  std::span<const std::string_view> keys(&own_key, 1);
+  if (msg.header_routes()) [[unlikely]] {
     routing_keys_of(msg, _keys);
-  } else {
-    _keys.assign(1, msg.routing_key());
+    keys = _keys;
   }
 
   auto add_queue = [&](const queue_record& q) {
@@ -677,17 +691,17 @@ bool topology_replica::route(std::string_view vhost, const message& msg, std::ve
   };
 
   if (exchange.empty()) {  // the default exchange: every queue, bound by its own name
-    for (const std::string_view key : _keys) {
+    for (const std::string_view key : keys) {
       if (const auto q = view.queues.find(key); q != view.queues.end()) add_queue(q->second);
     }
-    return true;
+    return;
   }
 
   // Exchange-to-exchange bindings are followed breadth-first, each exchange once.
   _pending.clear();
   _visited_exchanges.clear();
-  _pending.push_back(&x->second);
-  _visited_exchanges.push_back(x->second.record.id);
+  _pending.push_back(from._exchange);
+  _visited_exchanges.push_back(from._exchange->record.id);
   amqp::field_table headers;
   bool headers_decoded = false;
   for (std::size_t i = 0; i < _pending.size(); ++i) {
@@ -696,10 +710,14 @@ bool topology_replica::route(std::string_view vhost, const message& msg, std::ve
       headers = msg.decode_properties().headers;
       headers_decoded = true;
     }
-    // Fanout and headers exchanges route the same whatever the key: once.
-    const exchange_type type = _pending[i]->record.type;
-    const std::size_t keys = type == exchange_type::direct || type == exchange_type::topic ? _keys.size() : 1;
-    for (std::size_t k = 0; k < keys; ++k) _pending[i]->table.route(_keys[k], headers, _scratch);
+    _pending[i]->table.route(keys[0], headers, _scratch);
+    if (keys.size() > 1) [[unlikely]] {
+      // Fanout and headers exchanges route the same whatever the key: once.
+      const exchange_type type = _pending[i]->record.type;
+      if (type == exchange_type::direct || type == exchange_type::topic) {
+        for (const std::string_view key : keys.subspan(1)) _pending[i]->table.route(key, headers, _scratch);
+      }
+    }
     if (_scratch.empty() && !_pending[i]->alternate.empty()) {
       // Routed nowhere: its alternate exchange takes the message (each exchange once, so an
       // alternate-exchange cycle ends).
@@ -722,7 +740,6 @@ bool topology_replica::route(std::string_view vhost, const message& msg, std::ve
       }
     }
   }
-  return true;
 }
 
 }  // namespace haremq::engine

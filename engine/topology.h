@@ -240,17 +240,41 @@ struct queue_target {
 // One worker's private, read-only copy of the topology, used to route messages without
 // locks. Not thread-safe (one per worker).
 class topology_replica {
+  struct exchange_view;
+  struct vhost_view;
+
  public:
   explicit topology_replica(const topology_store& store) : _store(store) {}
 
   // Rebuilds the replica if the store has changed since; cheap when it has not.
   void refresh();
 
+  // Bumped by every refresh() that rebuilt the replica: handles taken before are gone.
+  std::uint64_t version() const noexcept { return _version; }
+
+  // An exchange found once and routed through many times (a channel publishing to the same
+  // exchange): valid until version() changes. Empty: no such exchange.
+  class exchange_handle {
+   public:
+    exchange_handle() = default;
+    explicit operator bool() const noexcept { return _exchange != nullptr; }
+    const exchange_record& record() const noexcept;
+
+   private:
+    friend class topology_replica;
+    exchange_handle(const vhost_view* vhost, const exchange_view* exchange) noexcept : _vhost(vhost), _exchange(exchange) {}
+    const vhost_view* _vhost = nullptr;
+    const exchange_view* _exchange = nullptr;
+  };
+  exchange_handle find_exchange_handle(std::string_view vhost, std::string_view name) const;
+
   // The queues a message reaches from the exchange it was published to, by its routing key
   // and those its CC and BCC headers add (exchange-to-exchange bindings followed, each queue
   // once); false if there is no such exchange. The message's headers are decoded only if a
   // headers exchange is on the way or it has header routes.
   bool route(std::string_view vhost, const message& msg, std::vector<queue_target>& out);
+  // The same from an exchange already found (msg.exchange() names it).
+  void route(exchange_handle from, const message& msg, std::vector<queue_target>& out);
 
   const exchange_record* find_exchange(std::string_view vhost, std::string_view name) const;
   const queue_record* find_queue(std::string_view vhost, queue_id id) const;

@@ -422,19 +422,24 @@ channel::method_result channel::publish_complete() {
   auto& replica = _connection.host_ref().replica();
   const std::string& exchange = _content.exchange;
   const auto access_version = _connection.host_ref().topology().access_version();
-  if (exchange != _write_allowed || access_version != _write_allowed_version) {
+  auto& target = _publish_target;
+  if (exchange != target.name || access_version != target.access_version || replica.version() != target.replica_version ||
+      !target.found) {
+    target.found = {};
     if (auto refused = refuse_unless(permission::write, resource::exchange, exchange, amqp::basic_publish::id)) {
       return refused;
     }
-    _write_allowed = exchange;
-    _write_allowed_version = access_version;
+    const auto found = replica.find_exchange_handle(_connection.vhost(), exchange);
+    if (!found) {
+      return make_error(reply_code::not_found, "no exchange '" + exchange + "' in vhost '" + _connection.vhost() + "'",
+                        amqp::basic_publish::id);
+    }
+    target.name = exchange;
+    target.access_version = access_version;
+    target.replica_version = replica.version();
+    target.found = found;
   }
-  const engine::exchange_record* x = replica.find_exchange(_connection.vhost(), exchange);
-  if (x == nullptr) {
-    return make_error(reply_code::not_found, "no exchange '" + exchange + "' in vhost '" + _connection.vhost() + "'",
-                      amqp::basic_publish::id);
-  }
-  if (x->internal) {
+  if (target.found.record().internal) {
     return make_error(reply_code::access_refused, "cannot publish to internal exchange '" + exchange + "' in vhost '" +
                                                       _connection.vhost() + "'",
                       amqp::basic_publish::id);
@@ -442,7 +447,7 @@ channel::method_result channel::publish_complete() {
   if (_content.invalid) return std::exchange(_content.invalid, std::nullopt);
   _connection.note_publish();
   _route_scratch.clear();
-  replica.route(_connection.vhost(), *msg, _route_scratch);
+  replica.route(target.found, *msg, _route_scratch);
 
   if (_route_scratch.empty() && _content.mandatory) {
     write_method(amqp::basic_return{static_cast<std::uint16_t>(reply_code::no_route), "NO_ROUTE", exchange,

@@ -200,10 +200,15 @@ class channel {
   std::vector<std::pair<engine::settle_action, std::vector<unacked>>> _tx_settles;
 
   std::vector<engine::queue_target> _route_scratch;
-  // The exchange the last publish was allowed to write to, and at which access version: most
-  // channels publish to one exchange, so the check is a comparison, not a regex.
-  std::string _write_allowed;
-  std::uint64_t _write_allowed_version = 0;
+  // The exchange the last publish went to: allowed at that access version, found in that
+  // replica version. Most channels publish to one exchange, so a publish costs comparisons,
+  // not a regex and two map lookups.
+  struct {
+    std::string name;
+    std::uint64_t access_version = 0;
+    std::uint64_t replica_version = 0;
+    engine::topology_replica::exchange_handle found;
+  } _publish_target;
   std::vector<std::size_t> _last_target_of_owner;  // scratch of route_and_enqueue, by worker id
   std::vector<unacked> _settle_scratch;
 };
