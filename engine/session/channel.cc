@@ -102,6 +102,16 @@ channel::method_result channel::refuse_unless(engine::access::permission what, e
                     engine::access::refusal(kind, name, _connection.vhost(), _connection.user()), method);
 }
 
+channel::method_result channel::refuse_forwarding(engine::access::resource_kind kind, std::string_view name,
+                                                  const amqp::field_table& arguments, std::string_view argument,
+                                                  amqp::method_id method) {
+  const auto target = arguments.find(argument);
+  // Of another type: the declare's own 406 says so.
+  if (!target || target->type() != amqp::field_type::long_string) return std::nullopt;
+  if (auto refused = refuse_unless(permission::read, kind, name, method)) return refused;
+  return refuse_unless(permission::write, resource::exchange, target->as_string(), method);
+}
+
 // RabbitMQ's rule for a binding: write on its destination, read on its source exchange.
 channel::method_result channel::refuse_binding(engine::access::resource_kind destination_kind,
                                                std::string_view destination, std::string_view source,
@@ -139,6 +149,12 @@ channel::method_result channel::handle(const amqp::exchange_declare& m) {
   if (!m.passive) {
     if (auto refused = refuse_unless(permission::configure, resource::exchange, m.exchange, amqp::exchange_declare::id)) {
       return refused;
+    }
+    if (!_connection.host_ref().replica().find_exchange(_connection.vhost(), m.exchange)) {
+      if (auto refused = refuse_forwarding(resource::exchange, m.exchange, m.arguments, "alternate-exchange",
+                                           amqp::exchange_declare::id)) {
+        return refused;
+      }
     }
   }
   engine::exchange_declaration d{m.exchange, m.type, m.passive, m.durable, m.auto_delete, m.internal, m.arguments};
@@ -193,6 +209,12 @@ channel::method_result channel::handle(const amqp::queue_declare& m) {
   if (!m.passive) {
     if (auto refused = refuse_unless(permission::configure, resource::queue, name, amqp::queue_declare::id)) {
       return refused;
+    }
+    if (!h.topology().queue_named(_connection.vhost(), name)) {
+      if (auto refused = refuse_forwarding(resource::queue, name, m.arguments, "x-dead-letter-exchange",
+                                           amqp::queue_declare::id)) {
+        return refused;
+      }
     }
   }
   engine::queue_declaration d{name, m.queue.empty(), m.passive, m.durable, m.exclusive, m.auto_delete, m.arguments};

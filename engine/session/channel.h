@@ -143,6 +143,11 @@ class channel {
   // RabbitMQ's 403 ACCESS_REFUSED unless the user may do `what` to the named resource.
   method_result refuse_unless(engine::access::permission what, engine::access::resource_kind kind,
                               std::string_view name, amqp::method_id method);
+  // RabbitMQ's rule for declaring a queue or exchange that sends messages on (its
+  // `argument`, x-dead-letter-exchange or alternate-exchange): read on it, write on where
+  // they go. Asked only for one that does not exist yet.
+  method_result refuse_forwarding(engine::access::resource_kind kind, std::string_view name,
+                                  const amqp::field_table& arguments, std::string_view argument, amqp::method_id method);
   method_result refuse_binding(engine::access::resource_kind destination_kind, std::string_view destination,
                                std::string_view source, amqp::method_id method);
   consumer* find_consumer(std::uint32_t number) noexcept;

@@ -15,7 +15,10 @@ imported users and their permissions survive a restart without --definitions. gu
 loopback only; where the machine has a non-loopback address, a broker on 0.0.0.0 refuses guest
 there and accepts another user, and "loopback" is the address the client connected to (RabbitMQ's
 rabbit_net:is_loopback looks at the socket's local address, not the peer's).
-Not yet: alternate-exchange and dead-letter-exchange checks on declare, topic permissions,
+A new queue with x-dead-letter-exchange needs read on it and write on that exchange, a new
+exchange with alternate-exchange read on it and write on the alternate (an existing one is not
+asked again).
+Not yet: topic permissions,
 user tags, changing permissions while connected (needs haremqctl or the HTTP API).
 Needs users from --definitions, so it is skipped against an external broker (AMQP_PORT).
 """
@@ -380,6 +383,55 @@ class WriteAndRead(PermissionTestCase):
         with self.assertRaises(pika.exceptions.ChannelClosedByBroker) as ctx:
             ch.basic_get('alice-missing')
         self.assertChannelClosed(ctx, 404, "NOT_FOUND - no queue 'alice-missing' in vhost '/'")
+
+
+class Forwarding(PermissionTestCase):
+    """A new queue with a dead-letter exchange, a new exchange with an alternate exchange: read on
+    it and write on where its messages go, as RabbitMQ 3.10.8 asks (checked against it)."""
+
+    def test_dead_letter_exchange_needs_read_on_the_queue_and_write_on_the_exchange(self):
+        alice = self.login('alice')
+        q = broker.unique('alice-dl')
+        # noread may configure anything but read nothing: refused on the queue itself
+        nr = broker.unique('nr-dl')
+        self.assertRefused(self.login('noread'), lambda ch: ch.queue_declare(nr, arguments={'x-dead-letter-exchange': 'x'}),
+                           'queue', nr, 'noread')
+        self.assertRefused(alice, lambda ch: ch.queue_declare(q, arguments={'x-dead-letter-exchange': 'not-alices'}),
+                           'exchange', 'not-alices', 'alice')
+        self.assertRefused(alice, lambda ch: ch.queue_declare(q, arguments={'x-dead-letter-exchange': ''}),
+                           'exchange', 'amq.default', 'alice')
+        # Her own names: fine (the exchange need not exist); a DLX of another type is a 406.
+        ch = alice.channel()
+        ch.queue_declare(q, arguments={'x-dead-letter-exchange': 'alice-dlx'})
+        self.addCleanup(delete_as_guest, 'queue', q)
+        ch = self.login('noread').channel()
+        with self.assertRaises(pika.exceptions.ChannelClosedByBroker) as ctx:
+            ch.queue_declare('nr-typed', arguments={'x-dead-letter-exchange': 5})
+        self.assertChannelClosed(ctx, 406, "PRECONDITION_FAILED - invalid type 'signedint' for arg "
+                                           "'x-dead-letter-exchange' in queue 'nr-typed' in vhost '/'")
+
+    def test_an_existing_queue_is_not_asked_again(self):
+        q = broker.unique('shared-dl')
+        self.login('guest').channel().queue_declare(q, arguments={'x-dead-letter-exchange': 'dlx'})
+        self.addCleanup(delete_as_guest, 'queue', q)
+        ch = self.login('noread').channel()
+        self.assertEqual(ch.queue_declare(q, arguments={'x-dead-letter-exchange': 'dlx'}).method.queue, q)
+
+    def test_alternate_exchange_needs_read_on_the_exchange_and_write_on_the_alternate(self):
+        alice = self.login('alice')
+        nr = broker.unique('nr-x')
+        self.assertRefused(self.login('noread'), lambda ch: ch.exchange_declare(
+            nr, 'direct', arguments={'alternate-exchange': 'ae'}), 'exchange', nr, 'noread')
+        x = broker.unique('alice-x')
+        self.assertRefused(alice, lambda ch: ch.exchange_declare(x, 'direct', arguments={'alternate-exchange': 'other'}),
+                           'exchange', 'other', 'alice')
+        alice.channel().exchange_declare(x, 'direct', arguments={'alternate-exchange': 'alice-ae'})
+        self.addCleanup(delete_as_guest, 'exchange', x)
+        # An existing exchange is not asked again (noread reads nothing).
+        shared = broker.unique('shared-x')
+        self.login('guest').channel().exchange_declare(shared, 'direct', arguments={'alternate-exchange': 'ae'})
+        self.addCleanup(delete_as_guest, 'exchange', shared)
+        self.login('noread').channel().exchange_declare(shared, 'direct', arguments={'alternate-exchange': 'ae'})
 
 
 class Logins(PermissionTestCase):
