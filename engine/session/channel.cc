@@ -633,6 +633,10 @@ channel::method_result channel::settle(std::uint64_t tag, bool multiple, engine:
 void channel::settled_from_window(const std::vector<unacked>& batch) {
   std::uint32_t freed = 0;
   for (const auto& u : batch) freed += u.counted ? 1 : 0;
+  free_channel_room(freed);
+}
+
+void channel::free_channel_room(std::uint32_t freed) {
   if (freed == 0) return;
   _acked_unacked -= std::min(freed, _acked_unacked);
   if (_global_prefetch == 0) return;
@@ -800,7 +804,7 @@ void channel::on_deliver(engine::deliver_cmd&& d) {
   }
   const std::uint64_t tag = _next_delivery_tag++;
   if (!c->no_ack) {
-    _unacked.push_back(unacked{tag, c->queue, d.dseq, false, true});
+    _unacked.push_back(unacked{tag, c->queue, d.dseq, false, true, c->number});
     ++_acked_unacked;
   }
   write_method(amqp::basic_deliver{c->tag, tag, d.redelivered, d.msg->exchange(), d.msg->routing_key()});
@@ -860,9 +864,18 @@ void channel::release_held() {
 void channel::on_consumer_cancelled(engine::consumer_address address) {
   const auto it = std::find_if(_consumers.begin(), _consumers.end(), [&](const consumer& c) { return c.number == address.consumer; });
   if (it == _consumers.end()) return;
-  // consumer_cancel_notify: the client learns its queue is gone.
+  // consumer_cancel_notify: the client learns its queue is gone, or that it was too slow.
   write_method(amqp::basic_cancel{it->tag, true});
   _consumers.erase(it);
+  // Its deliveries went back to the queue (consumer timeout) or with it: they no longer hold
+  // the channel's prefetch. Their tags stay known, so that a late ack is taken, and ignored.
+  std::uint32_t freed = 0;
+  for (auto& u : _unacked) {
+    if (u.consumer != address.consumer || !u.counted || u.settled) continue;
+    u.counted = false;
+    ++freed;
+  }
+  free_channel_room(freed);
 }
 
 void channel::write_content(const engine::message_ref& msg) {

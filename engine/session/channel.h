@@ -84,6 +84,7 @@ class channel {
     std::uint64_t dseq = 0;
     bool settled = false;
     bool counted = false;  // a consumer's delivery: counts against the channel's prefetch
+    std::uint32_t consumer = 0;  // its consumer's number; 0: basic.get
   };
   struct tx_publish {
     engine::message_ref msg;
@@ -124,6 +125,8 @@ class channel {
   void grant_channel_credit();
   void release_held();
   void settled_from_window(const std::vector<unacked>& batch);
+  // `freed` deliveries no longer hold the channel's prefetch (basic.qos global).
+  void free_channel_room(std::uint32_t freed);
   // Posts the message to every target queue; `seq` != 0 asks the owners for receipts.
   void route_and_enqueue(engine::message_ref msg, const std::vector<engine::queue_target>& targets, std::uint64_t seq);
   // Recomputes how far every publish has been taken by all its queues.

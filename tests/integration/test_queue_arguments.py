@@ -18,8 +18,8 @@ requeue onto a full queue); x-max-priority (basic.get and consumer order, FIFO w
 priority, above-max capped, no priority = 0, requeue, drop-head drops the highest priority).
 
 HareMQ only (skipped with AMQP_PORT, since RabbitMQ 3.10 does not do it): exact per-message
-TTL for messages behind the head, x-overflow block-publishers, x-consumer-timeout,
-x-delivery-limit on classic queues.
+TTL for messages behind the head, x-overflow block-publishers, x-consumer-timeout (freeing the
+channel's prefetch), x-delivery-limit on classic queues.
 Not covered: what x-single-active-consumer and x-queue-mode do (only their validation), quorum
 and stream queues, arguments set by policies.
 
@@ -1181,6 +1181,29 @@ class BeyondRabbitMQ(Base):
         self.assertEqual(other, [b'still served'])
         self.assertTrue(cch.is_open)
         self.assertEqual(len(cancelled), 1)
+
+    def test_consumer_timeout_frees_the_channels_prefetch(self):
+        """With a channel-wide prefetch (basic.qos global), the deliveries of a consumer that timed
+        out stop holding the channel: its other consumer receives again; a late ack of one of them
+        is taken quietly."""
+        q = self.queue({'x-consumer-timeout': 300})
+        q2 = self.queue()
+        cch = self.conn.channel()
+        cch.basic_qos(prefetch_count=1, global_qos=True)
+        cancelled, held, other = [], [], []
+        cch.add_on_cancel_callback(lambda f: cancelled.append(f.method.consumer_tag))
+        cch.basic_consume(queue=q, on_message_callback=lambda c, m, p, b: held.append(m.delivery_tag))
+        cch.basic_consume(queue=q2, on_message_callback=lambda c, m, p, b: (other.append(b), c.basic_ack(m.delivery_tag)))
+        self.publish(q, b'hold')
+        self.assertTrue(broker.pump(self.conn, lambda: held, timeout=5))
+        self.publish(q2, b'waits for room')
+        self.assertTrue(broker.pump(self.conn, lambda: cancelled, timeout=10), 'no basic.cancel')
+        self.assertTrue(broker.pump(self.conn, lambda: other, timeout=5), 'the channel stayed full')
+        self.assertEqual(other, [b'waits for room'])
+        cch.basic_ack(held[0])  # requeued long ago: taken, and ignored
+        self.publish(q2, b'and more')
+        self.assertTrue(broker.pump(self.conn, lambda: len(other) == 2, timeout=5))
+        self.assertTrue(cch.is_open)
 
     def deliveries_until_gone(self, q, requeue, limit=20):
         """Gets the one message of `q` and requeues it (`requeue`(channel, method)) until the queue
