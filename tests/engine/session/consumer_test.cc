@@ -11,19 +11,6 @@
 namespace haremq::test {
 namespace {
 
-std::string method_name(const owned_frame& f) {
-  const auto m = amqp::decode_method(f.payload);
-  return m ? std::string(amqp::name_of(*m)) : "undecodable";
-}
-
-std::vector<std::string> method_names(const std::vector<owned_frame>& frames) {
-  std::vector<std::string> names;
-  for (const auto& f : frames) {
-    if (f.type == amqp::frame_type::method) names.push_back(method_name(f));
-  }
-  return names;
-}
-
 class Cancel : public ::testing::Test {
  protected:
   void SetUp() override {

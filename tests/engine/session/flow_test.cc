@@ -82,11 +82,6 @@ TEST_F(Flow, ConsumersReportWhatTheirConnectionWrote) {
   EXPECT_EQ(ready(), 0u);
 }
 
-std::string method_name(const owned_frame& f) {
-  const auto m = amqp::decode_method(f.payload);
-  return m ? std::string(amqp::name_of(*m)) : "undecodable";
-}
-
 TEST(MemoryAlarm, BlocksAPublisherUntilItClears) {
   fake_host host;
   scripted_client client{host};

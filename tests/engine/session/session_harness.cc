@@ -48,6 +48,19 @@ std::vector<std::byte> client_handshake(std::string_view password, bool auth_clo
   return out;
 }
 
+std::string method_name(const owned_frame& f) {
+  const auto m = amqp::decode_method(f.payload);
+  return m ? std::string(amqp::name_of(*m)) : "undecodable";
+}
+
+std::vector<std::string> method_names(const std::vector<owned_frame>& frames) {
+  std::vector<std::string> names;
+  for (const auto& f : frames) {
+    if (f.type == amqp::frame_type::method) names.push_back(method_name(f));
+  }
+  return names;
+}
+
 std::vector<std::byte> publish_bytes(std::uint16_t channel, std::string_view exchange, std::string_view routing_key,
                                      std::string_view body) {
   std::vector<std::byte> buf(4096 + body.size());

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -92,6 +93,11 @@ std::vector<std::byte> method_bytes(std::uint16_t channel, const M& m) {
 // basic.publish with its content header (no properties) and one body frame.
 std::vector<std::byte> publish_bytes(std::uint16_t channel, std::string_view exchange, std::string_view routing_key,
                                      std::string_view body);
+
+// A method frame's method name ("basic.deliver"), or "undecodable".
+std::string method_name(const owned_frame& f);
+// The names of the method frames among `frames`, in order.
+std::vector<std::string> method_names(const std::vector<owned_frame>& frames);
 
 // A client's side of one session: feeds bytes as a socket would (whatever was not consumed
 // is offered again with what follows, also after the session resumes reading).
