@@ -4,6 +4,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/circular_deque.h"
@@ -128,6 +129,11 @@ class queue {
   // The consumer that receives when single active consumer is on (the first one), else null.
   const consumer_address* active_consumer() const noexcept {
     return _settings.limits.single_active_consumer && !_consumers.empty() ? &_consumers.front().address : nullptr;
+  }
+  // Its tag; empty without one.
+  std::string_view active_consumer_tag() const noexcept {
+    return _settings.limits.single_active_consumer && !_consumers.empty() ? std::string_view(_consumers.front().tag)
+                                                                          : std::string_view{};
   }
 
   // Adds a message and delivers what it can; a message over the length limit is rejected or

@@ -20,26 +20,6 @@ double thread_cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-// The tags of the single active consumers: each queue knows its consumer by connection, channel
-// and number, the channels by tag.
-void name_active_consumers(broker_snapshot& live) {
-  for (auto& q : live.queues) {
-    if (!q.active_consumer) continue;
-    const auto& active = *q.active_consumer;
-    std::vector<const std::string*> candidates;
-    for (const auto& conn : live.connections) {
-      if (conn.key != active.connection) continue;
-      for (const auto& ch : conn.session.channels) {
-        if (ch.number != active.channel) continue;
-        for (const auto& consumer : ch.consumers) {
-          if (consumer.queue == q.id) candidates.push_back(&consumer.tag);
-        }
-      }
-    }
-    if (candidates.size() == 1) q.active_consumer_tag = *candidates.front();
-  }
-}
-
 }  // namespace
 
 broker_snapshot gather(broker_link& broker) {
@@ -64,6 +44,7 @@ broker_snapshot gather(broker_link& broker) {
       s.stats = q.stats();
       s.single_active_consumer = q.limits().single_active_consumer;
       if (const auto* active = q.active_consumer()) s.active_consumer = *active;
+      s.active_consumer_tag = q.active_consumer_tag();
       queues.push_back(std::move(s));
     });
     std::vector<connection_snapshot> connections;
@@ -99,7 +80,6 @@ broker_snapshot gather(broker_link& broker) {
             [](const auto& a, const auto& b) { return std::tie(a.vhost, a.name) < std::tie(b.vhost, b.name); });
   std::sort(out.connections.begin(), out.connections.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
-  name_active_consumers(out);
   return out;
 }
 

@@ -30,10 +30,7 @@ struct queue_snapshot {
   engine::queue_stats stats;
   bool single_active_consumer = false;
   std::optional<engine::consumer_address> active_consumer;  // with single active consumer: the one that receives
-  // That consumer's tag, found among the connections' consumers by its connection, channel and
-  // queue; empty when it has none, or when its channel consumes from the queue more than once
-  // (the sessions' descriptions do not carry the consumer's number to tell them apart).
-  std::string active_consumer_tag;
+  std::string active_consumer_tag;  // and its tag
 };
 
 struct connection_snapshot {

@@ -464,10 +464,12 @@ class Policies(broker.BrokerTestCase):
         first, second = self.conn.channel(), self.conn.channel()
         first.basic_consume(queue, lambda *a: None, consumer_tag='first-ctag')
         second.basic_consume(queue, lambda *a: None, consumer_tag='second-ctag')
+        first.basic_consume(queue, lambda *a: None, consumer_tag='first-again')  # the same channel twice
         self.assertEqual(self.await_queue_field(queue, 'single_active_consumer_tag', 'first-ctag'), 'first-ctag')
         activity = {(d['consumer_tag'], d['active'], d['activity_status'])
                     for d in self.queue_field(queue, 'consumer_details')}
-        self.assertEqual(activity, {('first-ctag', True, 'single_active'), ('second-ctag', False, 'waiting')})
+        self.assertEqual(activity, {('first-ctag', True, 'single_active'), ('second-ctag', False, 'waiting'),
+                                    ('first-again', False, 'waiting')})
         listed = {(d['consumer_tag'], d['active'], d['activity_status'])
                   for d in api('GET', '/consumers/%2F').json() if d['queue']['name'] == queue}
         self.assertEqual(listed, activity)
