@@ -213,9 +213,15 @@ void publish(api_context& c, const request& r, response& out) {
   encoded.resize(writer.position());
   const auto traits = engine::message_traits::of(props);
   const auto refused = engine::publish_refusal(props, traits, r.user.name, [&] { return r.user.has_tag("impersonator"); });
-  std::vector<std::byte> without_bcc;
-  const auto kept = traits.header_routes && !refused ? engine::take_out_bcc(props, encoded, without_bcc)
-                                                      : engine::kept_properties{encoded, {}};
+  // Owned copies: the task below may outlive this request (run_on gives up waiting).
+  std::vector<std::byte> kept_properties = encoded;
+  std::vector<std::byte> bcc;
+  if (traits.header_routes && !refused) {
+    std::vector<std::byte> buffer;
+    const auto kept = engine::take_out_bcc(props, encoded, buffer);
+    kept_properties.assign(kept.properties.begin(), kept.properties.end());
+    bcc.assign(kept.bcc.begin(), kept.bcc.end());
+  }
 
   // Routed on worker 0, then enqueued by each queue's owner before the answer: a request that
   // follows (a get, a delete with if-empty) sees the message, as it would in RabbitMQ.
@@ -236,7 +242,7 @@ void publish(api_context& c, const request& r, response& out) {
       return;
     }
     if (refused) return;
-    engine::message* m = engine::message::create(exchange, routing_key, kept.properties, bytes.size(), traits, kept.bcc);
+    engine::message* m = engine::message::create(exchange, routing_key, kept_properties, bytes.size(), traits, bcc);
     if (m == nullptr) return;
     result->msg = engine::message_ref{m};
     result->msg->append_body(bytes);
