@@ -143,10 +143,9 @@ void queue::restore(const store::publish_fields& f, bool delivered) {
   if (_lanes[0].size() < resident_messages || _lanes.size() > 1) msg = store::to_message(f);
   const std::uint8_t l = msg ? lane_of(*msg) : 0;
   // Its own TTL counts from when it was first published, in memory or not.
-  const auto traits = msg ? message_traits{.ttl_ms = msg->ttl_ms()} : store::traits_of(f);
-  if (traits.ttl_ms >= 0) {
+  if (const std::int64_t ttl = msg ? msg->ttl_ms() : store::own_ttl_ms(f); ttl >= 0) {
     const std::int64_t published_at = msg ? msg->published_at() : store::published_at(f);
-    schedule_expiry(deadline_of(traits.ttl_ms, published_at, f.seq), f.seq, l);
+    schedule_expiry(deadline_of(ttl, published_at, f.seq), f.seq, l);
   }
   push_ready(ready_entry{std::move(msg), position{f.seq, delivered}, stored}, f.body.size(), l);
   _next_seq = std::max(_next_seq, f.seq + 1);

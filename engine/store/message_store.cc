@@ -17,14 +17,24 @@ namespace {
 
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
-}  // namespace
-
+// What a stored message's properties say (priority, TTL, header routes).
 message_traits traits_of(const publish_fields& f) {
   // Recovery is not the message path: the properties are decoded again for priority and TTL.
   message_traits traits;
   if (auto p = amqp::decode_properties(f.properties)) traits = message_traits::of(*p);
   traits.persistent = true;
   return traits;
+}
+
+}  // namespace
+
+std::int64_t own_ttl_ms(const publish_fields& f) {
+  // The flags alone say whether there is an expiration: most records are not decoded at all.
+  if (f.properties.size() < 2) return -1;
+  const auto flags = static_cast<std::uint16_t>(std::to_integer<unsigned>(f.properties[0]) << 8 |
+                                                std::to_integer<unsigned>(f.properties[1]));
+  if ((flags & static_cast<std::uint16_t>(amqp::property::expiration)) == 0) return -1;
+  return traits_of(f).ttl_ms;
 }
 
 std::int64_t published_at(const publish_fields& f) {

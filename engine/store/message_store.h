@@ -32,8 +32,8 @@ namespace haremq::engine::store {
 
 // A stored message's record as a (persistent) message again; nullptr when memory is exhausted.
 message_ref to_message(const publish_fields& f);
-// What a stored message's properties say (priority, TTL, header routes), without making it.
-message_traits traits_of(const publish_fields& f);
+// Its own TTL (the expiration property), -1 without: cheap when it has none.
+std::int64_t own_ttl_ms(const publish_fields& f);
 // When a stored message was published, on this process's turn clock (now if not kept).
 std::int64_t published_at(const publish_fields& f);
 
