@@ -407,7 +407,12 @@ class PrometheusPortTest(PrometheusTestCase):
         wanted = broker.free_port()
         other = broker.Broker(['--prometheus-port', str(wanted)]).start()
         try:
-            found = re.findall(r'Prometheus metrics listening on [^\s]+:(\d+)', other.stderr())
+            # Logged by the metrics thread, maybe just after the AMQP port the start waited for.
+            deadline = time.monotonic() + 10
+            found = []
+            while not found and time.monotonic() < deadline:
+                found = re.findall(r'Prometheus metrics listening on [^\s]+:(\d+)', other.stderr())
+                time.sleep(0.02)
             self.assertEqual(found, [str(wanted)])
             conn = pika.BlockingConnection(pika.ConnectionParameters(broker.HOST, other.port, socket_timeout=5))
             try:
