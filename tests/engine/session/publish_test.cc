@@ -24,8 +24,8 @@ class PublishTarget : public ::testing::Test {
     ASSERT_EQ(client.take_frames().size(), 9u);  // start, tune, open-ok, 2 channel.open-ok, declare-ok x3, bind-ok
   }
   std::uint32_t ready(const char* name) {
-    const auto& record = std::get<engine::queue_record>(host.topology().find_queue("/", name, client.session().key()));
-    return host.shard().find(record.id)->ready_count();
+    const auto found = host.topology().find_queue("/", name, client.session().key());
+    return host.shard().find(std::get<engine::queue_record>(found).id)->ready_count();
   }
   std::string close_text() {
     const auto frames = client.take_frames();
