@@ -128,11 +128,14 @@ struct cancel_cmd {
 };
 
 // A channel (or a whole connection, channel 0) is gone: its consumers stop and its
-// unacked deliveries go back to the queue.
+// unacked deliveries go back to the queue. A client that closed it itself waits for the
+// queue's `released` answer before close-ok, so that, as with RabbitMQ, the deliveries are
+// back in the queue by the time the client hears close-ok.
 struct channel_gone_cmd {
   queue_id queue;
   connection_key connection;
   std::uint16_t channel = 0;  // 0: every channel of the connection
+  bool answer = false;        // reply `released` to {connection, channel}
 };
 
 struct get_cmd {
@@ -174,7 +177,8 @@ struct consume_ok {
 struct cancel_ok {
   consumer_address consumer;
 };
-using reply_payload = std::variant<queue_counts, reply_error, get_result, consume_ok, cancel_ok>;
+struct released {};  // a channel_gone_cmd with `answer` is done
+using reply_payload = std::variant<queue_counts, reply_error, get_result, consume_ok, cancel_ok, released>;
 
 struct channel_reply_cmd {
   reply_to to;

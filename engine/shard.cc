@@ -282,6 +282,8 @@ void shard::handle(settle_cmd&& c) {
 }
 
 void shard::handle(channel_gone_cmd&& c) {
+  // Posted now, it leaves with this turn's outbox: after all that is done below.
+  if (c.answer) reply(reply_to{c.connection, c.channel}, released{});
   queue* q = find(c.queue);
   if (q == nullptr) return;
   const std::uint32_t consumers_before = q->consumer_count();

@@ -921,10 +921,11 @@ void channel::write_content(const engine::message_ref& msg) {
   }
 }
 
-void channel::release() {
+std::size_t channel::release(bool answer) {
   auto& out = _connection.host_ref().outbox();
+  const std::size_t told = _touched.size();
   for (const auto& q : _touched) {
-    out.post(q.owner, engine::channel_gone_cmd{q.queue, _connection.key(), _number});
+    out.post(q.owner, engine::channel_gone_cmd{q.queue, _connection.key(), _number, answer});
   }
   _touched.clear();
   _consumers.clear();
@@ -935,6 +936,7 @@ void channel::release() {
   _content.state = content_state::none;
   _tx_publishes.clear();
   _tx_settles.clear();
+  return answer ? told : 0;
 }
 
 }  // namespace haremq::session

@@ -54,8 +54,14 @@ class channel {
   void flush_confirms();
   // We sent channel.close: until close-ok, everything else is dropped (spec §1.5.2.5).
   void start_closing() noexcept { _closing = true; }
-  // The channel ends: consumers stop and unacked deliveries go back to their queues.
-  void release();
+  // The channel ends: consumers stop and unacked deliveries go back to their queues. With
+  // `answer`, each queue told says `released` when done; returns how many will.
+  std::size_t release(bool answer = false);
+  // The client closed the channel: close-ok waits until `answers` queues have released it.
+  void await_release(std::size_t answers) noexcept { _release_answers_due = answers; }
+  bool releasing() const noexcept { return _release_answers_due != 0; }
+  // One queue released the channel; true when it was the last one awaited.
+  bool on_released() noexcept { return _release_answers_due != 0 && --_release_answers_due == 0; }
 
  private:
   enum class pending_kind { none, declare, consume, get, purge, remove, cancel, commit };
@@ -160,6 +166,7 @@ class channel {
   connection& _connection;
   std::uint16_t _number;
   bool _closing = false;
+  std::size_t _release_answers_due = 0;
   pending _pending;
 
   // Content being assembled after basic.publish.

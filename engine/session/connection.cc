@@ -113,7 +113,7 @@ std::size_t connection::on_data(amqp::bytes_view data) {
     if (!handle_frame(r.parsed)) break;
   }
   for (auto& [_, c] : _channels) c->flush_confirms();
-  if (_state == state::closed || _state == state::closing) return data.size();
+  if (_state == state::closed || _state == state::closing || _state == state::releasing) return data.size();
   return used;
 }
 
@@ -139,6 +139,7 @@ bool connection::handle_frame(const amqp::frame& f) {
     }
     return true;
   }
+  if (_state == state::releasing) return true;  // after the peer's connection.close: nothing
   if (_state == state::closing) {
     // After our connection.close only close-ok (or the peer's own close) matters (§1.4.2.5).
     if (f.type == amqp::frame_type::method && f.channel == 0) {
@@ -203,6 +204,7 @@ connection_description connection::describe() const {
     case state::opening: d.state = "opening"; break;
     case state::open: d.state = _blocked ? "blocked" : "running"; break;
     case state::closing:
+    case state::releasing:
     case state::closed: d.state = "closing"; break;
   }
   d.auth_mechanism = _mechanism;
@@ -308,10 +310,12 @@ bool connection::handle_connection_method(const amqp::method& m) {
     }
     case state::open: {
       if (std::holds_alternative<amqp::connection_close>(m)) {
-        release_channels();
-        send(0, amqp::connection_close_ok{});
-        _state = state::closed;
-        _transport.close();
+        // Close-ok once every queue has taken back the deliveries of every channel.
+        release_channels(true);
+        _channels.clear();
+        _state = state::releasing;
+        _closing_since = _host.now();
+        if (_release_answers_due == 0) finish_peer_close();
         return false;
       }
       if (const auto* secret = std::get_if<amqp::connection_update_secret>(&m)) {
@@ -342,7 +346,7 @@ bool connection::handle_channel_frame(const amqp::frame& f) {
       fail(make_error(reply_code::unexpected_frame, "expected method frame, got non method frame instead"), 0);
       return false;
     }
-    if (ch->closing()) return true;
+    if (ch->closing() || ch->releasing()) return true;
     auto error = f.type == amqp::frame_type::header ? ch->on_header(f.payload) : ch->on_body(f.payload);
     if (error) fail(*error, f.channel);
     return _state == state::open;
@@ -369,6 +373,7 @@ bool connection::handle_channel_frame(const amqp::frame& f) {
     return true;
   }
 
+  if (ch->releasing()) return true;  // the client closed it: nothing more is due on it
   if (ch->closing()) {
     // Waiting for close-ok: everything else on this channel is dropped (spec §1.5.2.5).
     if (std::holds_alternative<amqp::channel_close_ok>(m)) {
@@ -380,9 +385,15 @@ bool connection::handle_channel_frame(const amqp::frame& f) {
     return true;
   }
   if (std::holds_alternative<amqp::channel_close>(m)) {
-    ch->release();
-    _channels.erase(f.channel);
-    send(f.channel, amqp::channel_close_ok{});
+    // Close-ok once the channel's queues have taken its unacked deliveries back.
+    const std::size_t answers = ch->release(true);
+    if (answers == 0) {
+      _channels.erase(f.channel);
+      send(f.channel, amqp::channel_close_ok{});
+      return true;
+    }
+    _release_answers_due += answers;
+    ch->await_release(answers);
     return true;
   }
   if (std::holds_alternative<amqp::channel_close_ok>(m)) return true;
@@ -509,6 +520,10 @@ void connection::on_command(engine::command&& c) {
     on_queue_full(full->queue, full->full, full->reason);
     return;
   }
+  if (auto* r = std::get_if<engine::channel_reply_cmd>(&c); r && std::holds_alternative<engine::released>(r->payload)) {
+    on_released(r->to.channel);
+    return;
+  }
   const auto to = engine::addressee(c);
   channel* ch = to ? find_channel(to->channel) : nullptr;
   if (ch == nullptr) {
@@ -544,6 +559,7 @@ void connection::on_tick() {
       }
       return;
     case state::closing:
+    case state::releasing:
       if (now - _closing_since > close_ok_timeout) {
         _state = state::closed;
         _transport.close();
@@ -574,18 +590,37 @@ void connection::on_tick() {
   }
 }
 
-void connection::release_channels() {
+void connection::release_channels(bool answer) {
   if (_released) return;
   _released = true;
-  for (auto& [_, c] : _channels) c->release();
+  for (auto& [_, c] : _channels) _release_answers_due += c->release(answer);
   auto& out = _host.outbox();
-  for (const auto& q : _exclusive_queues) out.post(q.owner, engine::channel_gone_cmd{q.queue, _key, 0});
+  for (const auto& q : _exclusive_queues) out.post(q.owner, engine::channel_gone_cmd{q.queue, _key, 0, answer});
+  if (answer) _release_answers_due += _exclusive_queues.size();
   _exclusive_queues.clear();
+}
+
+void connection::on_released(std::uint16_t number) {
+  if (_release_answers_due == 0) return;
+  --_release_answers_due;
+  if (channel* ch = find_channel(number); ch != nullptr && ch->on_released()) {
+    _channels.erase(number);
+    if (_state == state::open) send(number, amqp::channel_close_ok{});
+  }
+  if (_state == state::releasing && _release_answers_due == 0) finish_peer_close();
+}
+
+void connection::finish_peer_close() {
+  send(0, amqp::connection_close_ok{});
+  _state = state::closed;
+  _transport.close();
 }
 
 void connection::shutdown(std::string_view reason) {
   if (_state == state::closed) return;
-  if (_state != state::closing) fail(make_error(reply_code::connection_forced, std::string(reason)), 0);
+  if (_state != state::closing && _state != state::releasing) {
+    fail(make_error(reply_code::connection_forced, std::string(reason)), 0);
+  }
   _state = state::closed;
   _transport.close();
 }

@@ -94,7 +94,8 @@ class connection {
   static constexpr std::size_t output_high_mark = 1024 * 1024;
 
  private:
-  enum class state { header, start_sent, tune_sent, opening, open, closing, closed };
+  // releasing: the peer sent connection.close; close-ok waits for the queues (release_channels).
+  enum class state { header, start_sent, tune_sent, opening, open, closing, releasing, closed };
 
   // Returns false when processing of the input must stop.
   bool handle_frame(const amqp::frame& f);
@@ -108,7 +109,11 @@ class connection {
   void send_start();
   channel* find_channel(std::uint16_t number) noexcept;
   void close_channel(std::uint16_t number);
-  void release_channels();
+  // Every channel ends (channel::release); with `answer`, the queues told answer `released`,
+  // counted in _release_answers_due.
+  void release_channels(bool answer = false);
+  void on_released(std::uint16_t channel);
+  void finish_peer_close();
 
   host& _host;
   transport& _transport;
@@ -143,6 +148,7 @@ class connection {
   std::uint32_t _channel_incarnations = 0;
   bool _client_wants_auth_close = false;  // its capabilities.authentication_failure_close
   bool _released = false;
+  std::size_t _release_answers_due = 0;  // `released` answers still to come (any channel)
 };
 
 }  // namespace haremq::session

@@ -7,7 +7,7 @@
 namespace haremq::test {
 
 void fake_host::run_until_idle(const std::vector<session::connection*>& connections) {
-  for (;;) {
+  while (!hold) {
     if (_pending.empty()) _shard.flush_receipts();
     if (_pending.empty()) return;
     engine::command c = std::move(_pending.front());

@@ -62,8 +62,10 @@ class fake_host final : public session::host, public engine::outbox {
   std::vector<engine::connection_key> waiting_for_relief;
   bool congest = false;
 
-  // Routes pending commands to the shard or to `connections` until none is left.
+  // Routes pending commands to the shard or to `connections` until none is left; nothing,
+  // while `hold` is set (the queue's worker is busy elsewhere).
   void run_until_idle(const std::vector<session::connection*>& connections);
+  bool hold = false;
 
   session::session_config settings;
   std::chrono::steady_clock::time_point clock = std::chrono::steady_clock::now();
