@@ -1,6 +1,6 @@
 // Covers: a client's channel.close and connection.close are answered once the queues have
-// taken back the unacked deliveries of what closes, as RabbitMQ answers them, so that a
-// client that hears close-ok finds its messages ready again (from any connection); a channel
+// taken back the unacked deliveries of what closes, so that a client that hears close-ok
+// finds its messages ready again (from any connection; RabbitMQ nearly always); a channel
 // that holds nothing is answered at once; nothing is read on a channel or connection that
 // waits for its close-ok to be due.
 // Not here: several workers and real sockets (integration test_queue_arguments'
