@@ -156,6 +156,7 @@ class Tuning(broker.BrokerTestCase):
         admin.queue_declare(queue=q)
         self.addCleanup(lambda: self.pika_connection().channel().queue_delete(queue=q))
         big = bytes(range(256)) * 40  # 10,240 bytes
+        admin.confirm_delivery()  # the message is in the queue before the other connection asks
         admin.basic_publish(exchange='', routing_key=q, body=big)
         raw = self.raw_connection().open(frame_max=4096)
         raw.channel_open(1)

@@ -294,7 +294,9 @@ class Prefetch(Base):
 class Qos(broker.BrokerTestCase):
     """Two queues of five messages each, two consumers on one channel."""
 
-    def run_consumers(self, qos_calls, settle=0.5):
+    def run_consumers(self, qos_calls, expected_total):
+        """Deliveries per consumer, once `expected_total` arrived (or 5 s passed) and then
+        nothing more came for a moment."""
         conn = self.pika_connection()
         ch = conn.channel()
         queues = [ch.queue_declare(queue='', exclusive=True).method.queue for _ in range(2)]
@@ -306,21 +308,22 @@ class Qos(broker.BrokerTestCase):
         got = [[], []]
         for i, q in enumerate(queues):
             ch.basic_consume(queue=q, on_message_callback=lambda c, m, p, b, i=i: got[i].append(b))
-        broker.settle([conn], settle)
+        broker.pump(conn, lambda: sum(len(g) for g in got) >= expected_total)
+        broker.settle([conn], 0.3)
         return [len(g) for g in got]
 
     def test_per_consumer_prefetch_applies_to_each_consumer(self):
-        self.assertEqual(self.run_consumers([(2, False)]), [2, 2])
+        self.assertEqual(self.run_consumers([(2, False)], 4), [2, 2])
 
     def test_global_prefetch_is_shared_by_the_channel(self):
-        self.assertEqual(self.run_consumers([(2, True)]), [2, 0])
+        self.assertEqual(self.run_consumers([(2, True)], 2), [2, 0])
 
     def test_per_consumer_and_global_limits_combine(self):
         # each consumer may hold 2, the channel 3 in all
-        self.assertEqual(self.run_consumers([(2, False), (3, True)]), [2, 1])
+        self.assertEqual(self.run_consumers([(2, False), (3, True)], 3), [2, 1])
 
     def test_no_prefetch_means_unlimited(self):
-        self.assertEqual(self.run_consumers([]), [5, 5])
+        self.assertEqual(self.run_consumers([], 10), [5, 5])
 
     def test_per_consumer_qos_applies_only_to_consumers_created_after_it(self):
         conn = self.pika_connection()
@@ -333,7 +336,8 @@ class Qos(broker.BrokerTestCase):
         for i in range(5):
             ch.basic_publish(exchange='', routing_key=q1, body=b'%d' % i)
             ch.basic_publish(exchange='', routing_key=q2, body=b'%d' % i)
-        broker.settle([conn], 0.5)
+        broker.pump(conn, lambda: len(got1) + len(got2) >= 6)
+        broker.settle([conn], 0.3)
         self.assertEqual((len(got1), len(got2)), (5, 1))
 
 

@@ -120,6 +120,9 @@ class PublishSubscribe(broker.BrokerTestCase):
         ch.exchange_declare(exchange=exchange, exchange_type='fanout')
         self.addCleanup(lambda: self.pika_connection().channel().exchange_delete(exchange=exchange))
         ch.basic_publish(exchange=exchange, routing_key='', body=b'before any queue')  # dropped
+        # A round trip on the same channel: the publish has been routed (nowhere) before any
+        # queue is bound from the other connections.
+        ch.exchange_declare(exchange=exchange, exchange_type='fanout', passive=True)
 
         receivers = []
         for _ in range(2):
