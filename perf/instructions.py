@@ -18,11 +18,11 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+from compare import free_port, wait_for_port  # the comparison harness's, beside this file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = [
@@ -31,22 +31,6 @@ SCENARIOS = [
     ('manual ack, prefetch 100, multi-ack every 50', ['-x', '1', '-y', '1', '-s', '16', '-q', '100', '-A', '50']),
 ]
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(('127.0.0.1', port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def instructions(binary, perf, messages, args):

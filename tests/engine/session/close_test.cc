@@ -25,9 +25,7 @@ class ClientClose : public ::testing::Test {
     ASSERT_EQ(ready(), 0u);  // the message is unacked
   }
   std::uint32_t ready() {
-    const auto found = host.topology().find_queue("/", "q", client.session().key());
-    const auto* record = std::get_if<engine::queue_record>(&found);
-    engine::queue* q = record == nullptr ? nullptr : host.shard().find(record->id);
+    engine::queue* q = find_queue(host, client, "q");
     return q == nullptr ? 0 : q->ready_count();
   }
   // The queue's worker gets to work.

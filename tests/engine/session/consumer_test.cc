@@ -21,8 +21,7 @@ class Cancel : public ::testing::Test {
     ASSERT_EQ(client.take_frames().size(), 6u);  // start, tune, open-ok, channel.open-ok, declare-ok, consume-ok
   }
   std::uint32_t ready() {
-    const auto found = host.topology().find_queue("/", "q", client.session().key());
-    engine::queue* q = host.shard().find(std::get<engine::queue_record>(found).id);
+    engine::queue* q = find_queue(host, client, "q");
     return q == nullptr ? 0 : q->ready_count();
   }
   // Bytes sent as one read: the frames go in order, before any reply comes back.

@@ -21,9 +21,7 @@ class Flow : public ::testing::Test {
     ASSERT_EQ(client.take_frames().size(), 5u);  // start, tune, open-ok, channel.open-ok, declare-ok
   }
   std::uint32_t ready() {
-    engine::queue* q = host.shard().find(std::get<engine::queue_record>(
-                                              host.topology().find_queue("/", "q", client.session().key()))
-                                              .id);
+    engine::queue* q = find_queue(host, client, "q");
     return q == nullptr ? 0 : q->ready_count();
   }
   fake_host host;
@@ -128,9 +126,7 @@ TEST(MemoryAlarm, AConnectionIsBlockedOnlyOnceItPublishes) {
   const auto frames = client.take_frames();
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(method_name(frames[0]), "connection.blocked");
-  EXPECT_EQ(host.shard().find(std::get<engine::queue_record>(host.topology().find_queue("/", "q", client.session().key())).id)
-                ->ready_count(),
-            1u);
+  EXPECT_EQ(find_queue(host, client, "q")->ready_count(), 1u);
 }
 
 TEST(MemoryAlarm, AClientWithoutTheCapabilityIsBlockedSilently) {

@@ -24,8 +24,7 @@ class PublishTarget : public ::testing::Test {
     ASSERT_EQ(client.take_frames().size(), 9u);  // start, tune, open-ok, 2 channel.open-ok, declare-ok x3, bind-ok
   }
   std::uint32_t ready(const char* name) {
-    const auto found = host.topology().find_queue("/", name, client.session().key());
-    return host.shard().find(std::get<engine::queue_record>(found).id)->ready_count();
+    return find_queue(host, client, name)->ready_count();
   }
   std::string close_text() {
     const auto frames = client.take_frames();

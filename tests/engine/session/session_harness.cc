@@ -108,4 +108,9 @@ std::vector<owned_frame> scripted_client::take_frames() {
   return feed_whole(fresh, 0).frames;
 }
 
+engine::queue* find_queue(fake_host& host, scripted_client& client, std::string_view name) {
+  const auto found = host.topology().find_queue("/", name, client.session().key());
+  return host.shard().find(std::get<engine::queue_record>(found).id);
+}
+
 }  // namespace haremq::test

@@ -123,4 +123,8 @@ class scripted_client {
   static inline std::uint64_t next_local = 1;
 };
 
+// The queue `name` in vhost "/", as `client` sees it (its exclusive queues too): null when
+// the shard no longer holds it; throws (std::bad_variant_access) when the topology has no such queue.
+engine::queue* find_queue(fake_host& host, scripted_client& client, std::string_view name);
+
 }  // namespace haremq::test
