@@ -132,8 +132,7 @@ class queue {
   }
   // Its tag; empty without one.
   std::string_view active_consumer_tag() const noexcept {
-    return _settings.limits.single_active_consumer && !_consumers.empty() ? std::string_view(_consumers.front().tag)
-                                                                          : std::string_view{};
+    return active_consumer() != nullptr ? std::string_view(_consumers.front().tag) : std::string_view{};
   }
 
   // Adds a message and delivers what it can; a message over the length limit is rejected or

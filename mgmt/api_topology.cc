@@ -213,14 +213,14 @@ void publish(api_context& c, const request& r, response& out) {
   encoded.resize(writer.position());
   const auto traits = engine::message_traits::of(props);
   const auto refused = engine::publish_refusal(props, traits, r.user.name, [&] { return r.user.has_tag("impersonator"); });
-  // Owned copies: the task below may outlive this request (run_on gives up waiting).
-  std::vector<std::byte> kept_properties = encoded;
+  // Owned by the task below, which may outlive this request (run_on gives up waiting): the
+  // properties without BCC in `encoded`, the BCC keys copied out.
   std::vector<std::byte> bcc;
   if (traits.header_routes && !refused) {
     std::vector<std::byte> buffer;
     const auto kept = engine::take_out_bcc(props, encoded, buffer);
-    kept_properties.assign(kept.properties.begin(), kept.properties.end());
     bcc.assign(kept.bcc.begin(), kept.bcc.end());
+    encoded = std::vector<std::byte>(kept.properties.begin(), kept.properties.end());
   }
 
   // Routed on worker 0, then enqueued by each queue's owner before the answer: a request that
@@ -242,7 +242,7 @@ void publish(api_context& c, const request& r, response& out) {
       return;
     }
     if (refused) return;
-    engine::message* m = engine::message::create(exchange, routing_key, kept_properties, bytes.size(), traits, bcc);
+    engine::message* m = engine::message::create(exchange, routing_key, encoded, bytes.size(), traits, bcc);
     if (m == nullptr) return;
     result->msg = engine::message_ref{m};
     result->msg->append_body(bytes);

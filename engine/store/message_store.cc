@@ -30,10 +30,10 @@ message_traits traits_of(const publish_fields& f) {
 
 std::int64_t own_ttl_ms(const publish_fields& f) {
   // The flags alone say whether there is an expiration: most records are not decoded at all.
-  if (f.properties.size() < 2) return -1;
-  const auto flags = static_cast<std::uint16_t>(std::to_integer<unsigned>(f.properties[0]) << 8 |
-                                                std::to_integer<unsigned>(f.properties[1]));
-  if ((flags & static_cast<std::uint16_t>(amqp::property::expiration)) == 0) return -1;
+  amqp::byte_reader in{f.properties};
+  amqp::basic_properties flags_only;
+  flags_only.flags = in.u16();
+  if (!in.ok() || !flags_only.has(amqp::property::expiration)) return -1;
   return traits_of(f).ttl_ms;
 }
 
