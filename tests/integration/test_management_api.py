@@ -1123,8 +1123,6 @@ class Writes(FieldsCase):
         self.assertReplay('57_delete_queue_q3')        # 204
         self.assertReplay('58_delete_queue_q3_again')  # 404
 
-    @unittest.skipUnless(os.environ.get('AMQP_PORT'),
-                         'the types of queue arguments are not checked yet: the queue-arguments issue')
     def test_queue_argument_of_the_wrong_type(self):
         delete_quietly('/api/queues/%2F/qbad')
         self.addCleanup(delete_quietly, '/api/queues/%2F/qbad')

@@ -384,7 +384,6 @@ class DeclareDeleteTest(AdminTestCase):
             ch.queue_declare(name, durable=True)
         self.assertEqual(ctx.exception.reply_code, 406)
 
-    @unittest.skipUnless(os.environ.get('AMQP_PORT'), 'x-max-length is enforced with the queue arguments of issue 7')
     def test_declared_max_length_drops_the_head(self):
         name = broker.unique('adm-maxlen')
         self.addCleanup(self.delete_quietly, 'queues', '/', name)
